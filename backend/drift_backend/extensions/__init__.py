@@ -1,0 +1,1 @@
+"""Flask extensions of the API: database, authentication and the documented API object."""

@@ -1,0 +1,47 @@
+"""The data layer: the only code that builds MongoDB queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import flask
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+
+def current_db() -> Database:
+    return flask.current_app.extensions["mongo"].db
+
+
+def utc_now() -> datetime:
+    """Now, truncated to the millisecond BSON dates keep, so a response equals a later read."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search: which documents, in which order."""
+
+    filter: dict
+    sort: list[tuple[str, int]]
+    page: int
+    page_size: int
+
+
+def find_page(collection: Collection, page: Page) -> tuple[list[dict], int]:
+    """The documents of one page and the total number matching the filter."""
+    # `_id` last in the sort keeps pages stable when sort values tie.
+    sort = [*page.sort, ("_id", page.sort[-1][1] if page.sort else 1)]
+    cursor = (
+        collection.find(page.filter)
+        .sort(sort)
+        .skip((page.page - 1) * page.page_size)
+        .limit(page.page_size)
+    )
+    items = list(cursor)
+    if page.page == 1 and len(items) < page.page_size:
+        # A short first page already tells the total: skip the count query.
+        return items, len(items)
+    return items, collection.count_documents(page.filter)

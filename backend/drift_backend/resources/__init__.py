@@ -1,0 +1,1 @@
+"""API resources, one folder each (routes + schemas); MODULES order is the docs' tag order."""

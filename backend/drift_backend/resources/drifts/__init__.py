@@ -1,0 +1,1 @@
+"""Drift runs of an experiment: job status and concept/data drift results."""

@@ -1,0 +1,1 @@
+"""Entitlements: the groups the caller's token carries."""

@@ -1,0 +1,1 @@
+"""Experiments: create, search, read, change and delete, with per-experiment permissions."""

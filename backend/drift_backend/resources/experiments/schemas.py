@@ -1,0 +1,74 @@
+"""Schemas of experiments and their permissions."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ...permissions import LEVEL_LABELS
+from ...query_language import EXPERIMENT_FIELDS
+from ..common import ResourceSchema, search_filter_schema, sort_args_schema
+
+MAX_PERMISSIONS = 200
+
+
+class PermissionSchema(ma.Schema):
+    entity = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "a user id, or an entitlement (group) of the identity provider"},
+    )
+    level = ma.fields.String(required=True, validate=validate.OneOf(LEVEL_LABELS))
+
+
+def _check_permissions(permissions: list[dict]) -> None:
+    entities = [permission["entity"] for permission in permissions]
+    repeated = sorted({entity for entity in entities if entities.count(entity) > 1})
+    if repeated:
+        raise ma.ValidationError(f"each entity may appear once; repeated: {', '.join(repeated)}")
+
+
+_name = dict(
+    validate=[
+        validate.Length(min=1, max=100),
+        validate.Regexp(r"^\S(.*\S)?$", error="the name may not be blank or start or end with spaces"),
+    ]
+)
+_permissions = dict(validate=[validate.Length(max=MAX_PERMISSIONS), _check_permissions])
+
+
+class ExperimentSchema(ResourceSchema):
+    name = ma.fields.String()
+    description = ma.fields.String()
+    public = ma.fields.Boolean()
+    permissions = ma.fields.List(
+        ma.fields.Nested(PermissionSchema),
+        metadata={"description": "returned to callers who hold Manage on the experiment"},
+    )
+
+
+class ExperimentCreateSchema(ma.Schema):
+    """A full experiment representation (POST and PUT); the creator always gets Manage."""
+
+    name = ma.fields.String(required=True, **_name)
+    # Older clients send null for an empty description; it is stored as "".
+    description = ma.fields.String(load_default="", allow_none=True, validate=validate.Length(max=2000))
+    public = ma.fields.Boolean(load_default=False)
+    permissions = ma.fields.List(ma.fields.Nested(PermissionSchema), load_default=list, **_permissions)
+
+    @ma.post_load
+    def empty_description(self, data, **kwargs):
+        if "description" in data and data["description"] is None:
+            data["description"] = ""
+        return data
+
+
+class ExperimentPatchSchema(ExperimentCreateSchema):
+    """Any subset of the experiment's fields."""
+
+    name = ma.fields.String(**_name)
+    description = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
+    public = ma.fields.Boolean()
+    permissions = ma.fields.List(ma.fields.Nested(PermissionSchema), **_permissions)
+
+
+ExperimentFilterSchema = search_filter_schema("experiment", EXPERIMENT_FIELDS)
+ExperimentSortArgsSchema = sort_args_schema(EXPERIMENT_FIELDS)

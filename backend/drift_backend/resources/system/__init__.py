@@ -1,0 +1,1 @@
+"""Service endpoints outside the versioned API: health and version."""

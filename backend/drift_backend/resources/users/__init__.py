@@ -1,0 +1,1 @@
+"""Users: registration of token holders and administrators' search."""

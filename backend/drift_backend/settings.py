@@ -1,0 +1,135 @@
+"""Typed server settings read from ``APP_*`` environment variables and secret files."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import quote_plus, urlparse
+
+ENV_PREFIX = "APP_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- Database -------------------------------------------------------------
+    # A full URI wins; otherwise it is built from host, port and credentials so that
+    # production can keep the password in a secret file.
+    database_uri: str
+    database_name: str
+    # How long a request waits for an unreachable database before answering 503.
+    database_timeout_ms: int
+
+    # --- Authentication -------------------------------------------------------
+    trusted_op_list: tuple[str, ...]
+    entitlements_path: str
+    admin_entitlements: frozenset[str]
+    # When non-empty, only users holding one of these may register.
+    users_entitlements: frozenset[str]
+    token_audience: str | None
+    # Timeout of calls to identity providers (discovery, JWKS, userinfo).
+    oidc_timeout_seconds: float
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        env = _with_secret_files(env)
+
+        database_name = env.get("APP_DATABASE_NAME", "drifts-data").strip()
+        if not database_name:
+            raise SettingsError("APP_DATABASE_NAME must not be empty")
+
+        return cls(
+            database_uri=_database_uri(env, database_name),
+            database_name=database_name,
+            database_timeout_ms=_positive_int(env, "APP_DATABASE_TIMEOUT_MS", 3000),
+            trusted_op_list=tuple(_issuer_list(env)),
+            entitlements_path=env.get("APP_ENTITLEMENTS_PATH", "eduperson_entitlement").strip()
+            or "eduperson_entitlement",
+            admin_entitlements=frozenset(_string_list(env, "APP_ADMIN_ENTITLEMENTS")),
+            users_entitlements=frozenset(_string_list(env, "APP_USERS_ENTITLEMENTS")),
+            token_audience=env.get("APP_TOKEN_AUDIENCE", "").strip() or None,
+            oidc_timeout_seconds=_positive_int(env, "APP_OIDC_TIMEOUT_SECONDS", 5),
+        )
+
+
+def _with_secret_files(env: dict[str, str]) -> dict[str, str]:
+    """Each file ``<dir>/app_x`` sets ``APP_X`` unless the environment already sets it."""
+    secrets_dir = env.get("APP_SECRETS_DIR", "").strip()
+    if not secrets_dir:
+        return env
+    directory = Path(secrets_dir)
+    if not directory.is_dir():
+        raise SettingsError(f"APP_SECRETS_DIR={secrets_dir!r} is not a directory")
+    for path in sorted(directory.iterdir()):
+        name = path.name.upper()
+        if path.is_file() and name.startswith(ENV_PREFIX) and name not in env:
+            env[name] = path.read_text(encoding="utf-8").strip()
+    return env
+
+
+def _database_uri(env: Mapping[str, str], database_name: str) -> str:
+    uri = env.get("APP_DATABASE_URI", "").strip()
+    if uri:
+        if not uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise SettingsError("APP_DATABASE_URI must start with mongodb:// or mongodb+srv://")
+        return uri
+    host = env.get("APP_DATABASE_HOST", "").strip()
+    if not host:
+        raise SettingsError("set APP_DATABASE_URI, or APP_DATABASE_HOST (with APP_DATABASE_PORT, "
+                            "APP_DATABASE_USERNAME and APP_DATABASE_PASSWORD)")
+    port = _positive_int(env, "APP_DATABASE_PORT", 27017)
+    username = env.get("APP_DATABASE_USERNAME", "").strip()
+    password = env.get("APP_DATABASE_PASSWORD", "")
+    if bool(username) != bool(password):
+        raise SettingsError("APP_DATABASE_USERNAME and APP_DATABASE_PASSWORD must be set together")
+    if not username:
+        return f"mongodb://{host}:{port}/"
+    # The application user lives in the application database (see the database init script).
+    credentials = f"{quote_plus(username)}:{quote_plus(password)}@"
+    return f"mongodb://{credentials}{host}:{port}/?authSource={quote_plus(database_name)}"
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _string_list(env: Mapping[str, str], name: str) -> list[str]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise SettingsError(f'{name} must be a JSON list, e.g. ["a", "b"]; got {raw!r}') from None
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise SettingsError(f"{name} must be a JSON list of non-empty strings; got {raw!r}")
+    return value
+
+
+def _issuer_list(env: Mapping[str, str]) -> list[str]:
+    if "APP_TRUSTED_OP_LIST" not in env:
+        raise SettingsError('APP_TRUSTED_OP_LIST is required: a JSON list of trusted OIDC issuer URLs, '
+                            'e.g. ["https://aai.egi.eu/auth/realms/egi"]')
+    issuers = _string_list(env, "APP_TRUSTED_OP_LIST")
+    for issuer in issuers:
+        parsed = urlparse(issuer)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"APP_TRUSTED_OP_LIST entry {issuer!r} is not an http(s) URL")
+    # Issuers are compared with the token's `iss` claim exactly, bar a trailing slash.
+    return [issuer.rstrip("/") for issuer in issuers]

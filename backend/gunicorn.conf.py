@@ -1,0 +1,31 @@
+"""gunicorn settings: `python -m gunicorn -c backend/gunicorn.conf.py --bind HOST:PORT`.
+
+Defaults suit a small machine (2 cores); GUNICORN_WORKERS and GUNICORN_THREADS override them.
+"""
+
+import logging
+import os
+
+# Makes `autoapp` importable when gunicorn starts from the repository root.
+pythonpath = os.path.dirname(os.path.abspath(__file__))
+wsgi_app = "autoapp:app"
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:5000")
+# Requests mostly wait on MongoDB and the identity provider, so threads serve them cheaply.
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 20
+accesslog = "-"
+errorlog = "-"
+# No preload: each worker builds its own app and MongoDB client after the fork.
+preload_app = False
+
+
+def post_worker_init(worker):
+    """Create indexes when a worker starts, not on its first request; a down database only logs."""
+    try:
+        worker.wsgi.extensions["mongo"].db  # noqa: B018 — first use prepares the database
+    except Exception as error:  # the first request retries
+        logging.getLogger("gunicorn.error").warning("database not prepared at start-up: %s", error)
