@@ -5,12 +5,8 @@ what we think it means to the server (date comparisons, array traversal,
 $not with a regex, $size, ...).
 """
 
-import socket
-import subprocess
-import sys
-import time
+import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pymongo
 import pytest
@@ -23,45 +19,12 @@ def utc(*args):
 
 
 @pytest.fixture(scope="module")
-def mongo_db(tmp_path_factory):
-    """A database on a private, in-memory SecantusDB server for this module."""
-    server = Path(sys.executable).parent / "secantusd-py"
-    if not server.exists():
-        pytest.skip(f"{server} is not installed")
-    with socket.socket() as probe:  # let the OS pick a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("secantusd") / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(server), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    client = pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=500, tz_aware=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            # Checking our process first guarantees we never talk to a
-            # different server that happens to own the port.
-            if process.poll() is not None:
-                pytest.fail(f"secantusd-py exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                client.admin.command("ping")
-                break
-            except pymongo.errors.PyMongoError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"secantusd-py did not answer within 30 s:\n{log_path.read_text()}")
-                time.sleep(0.1)
-        yield client["query_language_test"]
-    finally:
-        client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def mongo_db(mongo_uri):
+    """A database of its own on the session's MongoDB server, for this module."""
+    name = f"query-language-{uuid.uuid4().hex[:12]}"
+    with pymongo.MongoClient(mongo_uri, tz_aware=True) as client:
+        yield client[name]
+        client.drop_database(name)
 
 
 DRIFTS = [

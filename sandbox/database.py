@@ -1,0 +1,135 @@
+"""A MongoDB for tests and `make run`: MONGODB_URI, else a Docker `mongo`, else embedded SecantusDB.
+
+SecantusDB (dev/test dependency, GPL-2.0) runs as its own process (`secantusd-py`) and
+speaks the MongoDB wire protocol; product code only ever sees a MongoDB URI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pymongo
+
+MONGO_IMAGE = "mongo:8.0.4"
+START_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker_engine_answers() -> bool:
+    """True when a Docker engine answers a ping (not merely when the `docker` CLI exists)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def wait_for_mongo(uri: str, timeout: float = START_TIMEOUT_SECONDS, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the database process exited with code {process.returncode}")
+        try:
+            with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+                client.admin.command("ping")
+            return
+        except pymongo.errors.PyMongoError as error:
+            last_error = error
+            time.sleep(0.1)
+    raise RuntimeError(f"no MongoDB answered at {uri} within {timeout:.0f} s: {last_error}")
+
+
+class EmbeddedMongo:
+    """A `secantusd-py` server process that can be stopped and started again on the same data."""
+
+    def __init__(self, port: int | None = None, storage_path: str | Path | None = None,
+                 log_path: str | Path | None = None):
+        self.port = port or free_port()
+        self._own_storage = storage_path is None
+        self.storage_path = Path(storage_path or tempfile.mkdtemp(prefix="secantus-"))
+        self.log_path = Path(log_path) if log_path else self.storage_path.with_suffix(".log")
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> "EmbeddedMongo":
+        executable = shutil.which("secantusd-py", path=str(Path(sys.executable).parent)) or shutil.which("secantusd-py")
+        if executable is None:
+            raise RuntimeError("secantusd-py not found: install the test requirements (pip install -r requirements-test.txt)")
+        self.storage_path.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self._process = subprocess.Popen(
+            [executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage_path),
+             "--log-level", "WARNING"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        try:
+            wait_for_mongo(self.uri, process=self._process)
+        except RuntimeError as error:
+            self.stop()
+            raise RuntimeError(f"{error}; see {self.log_path}") from error
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.kill() if kill else self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_storage:
+            shutil.rmtree(self.storage_path, ignore_errors=True)
+            self.log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def start_database() -> Iterator[tuple[str, str]]:
+    """Yield (MongoDB URI, where it comes from): MONGODB_URI, a container, or an embedded server."""
+    if os.environ.get("MONGODB_URI"):
+        yield os.environ["MONGODB_URI"], "MONGODB_URI"
+        return
+    if docker_engine_answers():
+        from testcontainers.mongodb import MongoDbContainer
+
+        with MongoDbContainer(MONGO_IMAGE) as container:
+            yield container.get_connection_url(), f"container {MONGO_IMAGE}"
+        return
+    server = EmbeddedMongo().start()
+    try:
+        yield server.uri, "embedded SecantusDB"
+    finally:
+        server.cleanup()
