@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     app = Flask(__name__)
+    # Parameters come back in the order they were sent.
+    app.json.sort_keys = False
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         API_TITLE="Drift Monitoring API",
