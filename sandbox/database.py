@@ -63,8 +63,10 @@ class EmbeddedMongo:
     """A `secantusd-py` server process that can be stopped and started again on the same data."""
 
     def __init__(self, port: int | None = None, storage_path: str | Path | None = None,
-                 log_path: str | Path | None = None):
+                 log_path: str | Path | None = None, durable: bool = False):
         self.port = port or free_port()
+        # Without fsync on commit, a killed server loses about its last second of writes.
+        self.durable = durable
         self._own_storage = storage_path is None
         self.storage_path = Path(storage_path or tempfile.mkdtemp(prefix="secantus-"))
         self.log_path = Path(log_path) if log_path else self.storage_path.with_suffix(".log")
@@ -86,7 +88,7 @@ class EmbeddedMongo:
         log = open(self.log_path, "ab")
         self._process = subprocess.Popen(
             [executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage_path),
-             "--log-level", "WARNING"],
+             "--log-level", "WARNING", *(["--sync-on-commit"] if self.durable else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         log.close()

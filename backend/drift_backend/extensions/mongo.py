@@ -41,8 +41,8 @@ class Mongo:
                         tz_aware=True,
                         serverSelectionTimeoutMS=timeout,
                         connectTimeoutMS=timeout,
-                        # Bound each operation so a stalled server gives 503, never a hang.
-                        timeoutMS=max(timeout * 3, 10_000),
+                        # A server that accepts but stalls gives 503 too, never a hang.
+                        socketTimeoutMS=max(timeout * 5, 10_000),
                         appname="drift-monitor-backend",
                     )
                     self._client_pid = os.getpid()
