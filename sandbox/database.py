@@ -80,7 +80,7 @@ class EmbeddedMongo:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> "EmbeddedMongo":
+    def start(self) -> EmbeddedMongo:
         executable = shutil.which("secantusd-py", path=str(Path(sys.executable).parent)) or shutil.which("secantusd-py")
         if executable is None:
             raise RuntimeError("secantusd-py not found: install the test requirements (pip install -r requirements-test.txt)")

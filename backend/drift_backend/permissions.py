@@ -24,7 +24,7 @@ class Level(enum.IntEnum):
         return self.name.capitalize()
 
     @classmethod
-    def from_label(cls, label: str) -> "Level":
+    def from_label(cls, label: str) -> Level:
         return cls[label.upper()]
 
 

@@ -48,7 +48,7 @@ class DriftRuns:
         self._drifts = db.drifts
 
     @classmethod
-    def from_app(cls) -> "DriftRuns":
+    def from_app(cls) -> DriftRuns:
         return cls(current_db())
 
     def create(self, experiment_id: str, fields: dict, run_id: str | None = None) -> tuple[dict, bool]:

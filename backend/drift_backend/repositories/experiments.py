@@ -36,7 +36,7 @@ class Experiments:
         self._experiments = db.experiments
 
     @classmethod
-    def from_app(cls) -> "Experiments":
+    def from_app(cls) -> Experiments:
         return cls(current_db())
 
     def create(self, fields: dict) -> dict:

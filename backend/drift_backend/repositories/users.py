@@ -16,7 +16,6 @@ from ..extensions.auth import Identity
 from . import Page, current_db, find_page, utc_now
 
 
-
 class UserIdCache:
     """Remembers (issuer, subject) → user id for the lookup every authenticated request needs.
 
@@ -47,7 +46,7 @@ class Users:
         self._id_cache = id_cache or UserIdCache()
 
     @classmethod
-    def from_app(cls) -> "Users":
+    def from_app(cls) -> Users:
         return cls(current_db(), flask.current_app.extensions["user_id_cache"])
 
     def register(self, identity: Identity) -> dict:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Mapping
+from collections.abc import Mapping
+from datetime import timezone
 
 import flask
 import marshmallow as ma

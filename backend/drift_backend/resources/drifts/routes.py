@@ -7,7 +7,14 @@ from ...permissions import Level, require_level, resolve_caller
 from ...repositories.drifts import DriftRuns
 from ...repositories.experiments import Experiments
 from ..common import search_page
-from .schemas import DriftCreateSchema, DriftFilterSchema, DriftPatchSchema, DriftReplaceSchema, DriftSchema, DriftSortArgsSchema
+from .schemas import (
+    DriftCreateSchema,
+    DriftFilterSchema,
+    DriftPatchSchema,
+    DriftReplaceSchema,
+    DriftSchema,
+    DriftSortArgsSchema,
+)
 
 blp = Blueprint(
     "drifts", __name__, url_prefix="/experiment/<experiment_id>/drift", description="Drift runs of an experiment"

@@ -3,8 +3,8 @@
 import flask
 from pymongo.errors import PyMongoError
 
-from ...version import API_VERSION, __version__
 from ...extensions.smorest import Blueprint
+from ...version import API_VERSION, __version__
 from .schemas import HealthSchema, VersionSchema
 
 blp = Blueprint("system", __name__, url_prefix="/api", description="Service health and version")
