@@ -106,6 +106,13 @@ def readable_filter(caller: Caller) -> dict:
     return {"$or": [{"public": True}, {"permissions.entity": {"$in": sorted(caller.entities)}}]}
 
 
+def managed_filter(caller: Caller) -> dict:
+    """A MongoDB filter selecting the experiments the caller manages."""
+    if caller.is_admin:
+        return {}
+    return {"permissions": {"$elemMatch": {"entity": {"$in": sorted(caller.entities)}, "level": Level.MANAGE.label}}}
+
+
 def require_level(caller: Caller, experiment: dict, needed: Level) -> None:
     """404 when the experiment is invisible to the caller (nothing leaks), 401/403 when too low."""
     level = level_on(caller, experiment)

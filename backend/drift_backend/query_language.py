@@ -187,6 +187,18 @@ def compile_filter(filter_doc: object, fields: Mapping[str, FieldKind]) -> dict:
     return _Compiler(fields).filter(filter_doc, "")
 
 
+def referenced_fields(compiled: dict) -> set[str]:
+    """The stored field names a compiled filter tests, at any depth of $and/$or/$nor."""
+    found: set[str] = set()
+    for key, value in compiled.items():
+        if key in LOGICAL_OPERATORS:
+            for clause in value:
+                found |= referenced_fields(clause)
+        else:
+            found.add(key)
+    return found
+
+
 def _check_structure(root: dict) -> None:
     """Enforce depth, array length and JSON-only values over the whole input.
 

@@ -231,3 +231,13 @@ def test_search_filter_outside_the_allowlist_is_422(client, alice):
         response = client.post(f"{API}/experiment/search", json=body, headers=alice.headers)
         assert response.status_code == 422, body
         assert next(iter(json.dumps(body)[2:].split('"'))) in response.json["message"]
+
+
+def test_managers_can_filter_on_permissions(client, alice, make_user, make_experiment):
+    bob = make_user()
+    shared = make_experiment(alice, permissions=[{"entity": bob.id, "level": "Edit"}])
+    make_experiment(alice)
+
+    response = client.post(f"{API}/experiment/search", json={"permissions.entity": bob.id}, headers=alice.headers)
+
+    assert [experiment["id"] for experiment in response.json] == [shared["id"]]

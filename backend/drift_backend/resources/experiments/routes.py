@@ -4,7 +4,8 @@ from flask.views import MethodView
 
 from ...errors import InvalidInput
 from ...extensions.smorest import Access, Blueprint
-from ...permissions import Level, level_on, readable_filter, require_level, resolve_caller
+from ...permissions import Level, level_on, managed_filter, readable_filter, require_level, resolve_caller
+from ...query_language import referenced_fields
 from ...repositories.experiments import Experiments
 from ..common import search_page
 from .schemas import (
@@ -61,9 +62,13 @@ class ExperimentSearchViews(MethodView):
         """Search the experiments you may read
 
         Public experiments, those you hold a permission on, or all for administrators.
+        Conditions on `permissions.*` match only among experiments you manage.
         """
         caller = resolve_caller()
         visible = {"$and": [experiment_filter, readable_filter(caller)]}
+        # Permission lists are for managers only; a filter on them must not reveal them to others.
+        if any(field.startswith("permissions") for field in referenced_fields(experiment_filter)):
+            visible["$and"].append(managed_filter(caller))
         experiments, total = Experiments.from_app().search(search_page(visible, sort_args, pagination_parameters))
         pagination_parameters.item_count = total
         return [_as_seen_by(caller, experiment) for experiment in experiments]
