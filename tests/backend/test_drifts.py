@@ -251,3 +251,20 @@ def test_search_body_over_64_kib_is_422(client, alice, experiment):
 
     assert response.status_code == 422
     assert "64 KiB" in response.json["message"]
+
+
+def test_history_can_be_imported_with_its_own_start_time(client, alice, experiment, db):
+    url = drifts_url(experiment)
+    old = client.post(url, json=run_body(created_at="2026-01-15T08:30:00.123456+01:00"), headers=alice.headers)
+    naive = client.post(url, json=run_body(created_at="2026-01-16T00:00:00"), headers=alice.headers)
+    future = client.post(url, json=run_body(created_at="2999-01-01T00:00:00Z"), headers=alice.headers)
+
+    assert old.status_code == 201
+    assert old.json["created_at"] == "2026-01-15T07:30:00.123Z"
+    assert old.json["updated_at"] > old.json["created_at"]
+    assert naive.json["created_at"] == "2026-01-16T00:00:00.000Z"
+    assert future.status_code == 422
+    assert "future" in future.json["message"]
+    oldest = client.post(drifts_url(experiment, "search?order_by=asc"), json={}, headers=alice.headers).json[0]
+    assert oldest["id"] == old.json["id"]
+    assert db.drifts.find_one({"_id": old.json["id"]})["created_at"].isoformat() == "2026-01-15T07:30:00.123000+00:00"

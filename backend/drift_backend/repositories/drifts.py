@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
@@ -51,7 +52,8 @@ class DriftRuns:
     def from_app(cls) -> DriftRuns:
         return cls(current_db())
 
-    def create(self, experiment_id: str, fields: dict, run_id: str | None = None) -> tuple[dict, bool]:
+    def create(self, experiment_id: str, fields: dict, run_id: str | None = None,
+               created_at: datetime | None = None) -> tuple[dict, bool]:
         """Store a new run; with a client-chosen id, a replay of the same run returns it unchanged.
 
         Returns the run and whether it was created by this call.
@@ -62,7 +64,7 @@ class DriftRuns:
             "experiment_id": experiment_id,
             "schema_version": SCHEMA_VERSION,
             **fields,
-            "created_at": now,
+            "created_at": created_at or now,
             "updated_at": now,
         })
         try:

@@ -36,8 +36,8 @@ class DriftViews(MethodView):
     def post(self, fields, experiment_id):
         """Report a drift run (Edit)"""
         _authorize(experiment_id, Level.EDIT)
-        run_id = fields.pop("id", None)
-        run, created = DriftRuns.from_app().create(experiment_id, fields, run_id)
+        run_id, created_at = fields.pop("id", None), fields.pop("created_at", None)
+        run, created = DriftRuns.from_app().create(experiment_id, fields, run_id, created_at)
         return run, 201 if created else 200
 
 

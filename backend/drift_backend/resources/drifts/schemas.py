@@ -1,5 +1,7 @@
 """Schemas of drift runs."""
 
+from datetime import datetime, timedelta, timezone
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -8,6 +10,8 @@ from ..common import JsonObject, ResourceSchema, search_filter_schema, sort_args
 
 JOB_STATUSES = ["Running", "Completed", "Failed"]
 MAX_TAGS = 100
+# Clients' clocks drift; a run stamped slightly ahead of the server is still accepted.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 _job_status = dict(validate=validate.OneOf(JOB_STATUSES))
 _model = dict(validate=validate.Length(min=1, max=256))
@@ -52,15 +56,28 @@ class DriftReplaceSchema(ma.Schema):
     data_drift = ma.fields.Nested(DriftResultSchema)
 
 
+def _not_in_the_future(moment: datetime) -> None:
+    if moment > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+        raise ma.ValidationError("created_at may not be in the future")
+
+
 class DriftCreateSchema(DriftReplaceSchema):
     """A new drift run. A client-chosen `id` makes retries safe: a replay returns the stored run."""
 
     id = ma.fields.UUID(metadata={"description": "optional client-generated UUID for idempotent retries"})
+    created_at = ma.fields.AwareDateTime(
+        default_timezone=timezone.utc,
+        validate=_not_in_the_future,
+        metadata={"description": "when the run started (ISO 8601); defaults to now. Set it to import history."},
+    )
 
     @ma.post_load
-    def id_as_string(self, data, **kwargs):
+    def normalise(self, data, **kwargs):
         if "id" in data:
             data["id"] = str(data["id"])
+        if "created_at" in data:  # BSON dates keep milliseconds, in UTC
+            moment = data["created_at"].astimezone(timezone.utc)
+            data["created_at"] = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
         return data
 
 
