@@ -3,19 +3,68 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
 from .database import free_port
+from .processes import ServerProcess, http_ok
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: gunicorn's graceful_timeout is 20 s; a little more lets it stop its workers itself.
+STOP_TIMEOUT = 25.0
+
+
+class BackendServer:
+    """The API served by `python -m gunicorn -c backend/gunicorn.conf.py` on ``host:port``.
+
+    ``app_env`` is added to this process's environment. ``workers`` and ``threads`` set
+    GUNICORN_WORKERS and GUNICORN_THREADS; None leaves them to the environment (default 2 x 8).
+    ``log_path=None`` logs to a temporary file, deleted by ``stop()``.
+    """
+
+    def __init__(self, app_env: Mapping[str, str], port: int | None = None, host: str = "127.0.0.1",
+                 workers: int | None = None, threads: int | None = None, log_path: str | Path | None = None):
+        self.app_env = dict(app_env)
+        self.port = port or free_port()
+        self.host = host
+        self.workers = workers
+        self.threads = threads
+        self.log_path = Path(log_path) if log_path else None
+        #: The gunicorn master process while started, else None.
+        self.process: ServerProcess | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30, ready_path: str = "/api/version") -> BackendServer:
+        """Start gunicorn and wait until GET ``ready_path`` answers 200.
+
+        The default needs no database; "/api/health" waits for the database too.
+        """
+        env = {**os.environ, **self.app_env}
+        if self.workers is not None:
+            env["GUNICORN_WORKERS"] = str(self.workers)
+        if self.threads is not None:
+            env["GUNICORN_THREADS"] = str(self.threads)
+        self.process = ServerProcess(
+            [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py", "--bind", f"{self.host}:{self.port}"],
+            self.log_path, name="the API (gunicorn)", cwd=REPO_ROOT, env=env,
+        )
+        url = self.base_url + ready_path
+        try:
+            self.process.wait_until(lambda: http_ok(url), timeout, f"answer at {url}")
+        except BaseException:  # including Ctrl-C: leave no server behind
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=STOP_TIMEOUT)
+            self.process = None
 
 
 @contextmanager
@@ -23,39 +72,9 @@ def start_backend(app_env: Mapping[str, str], port: int | None = None, host: str
                   workers: int = 2, threads: int = 8, log_path: str | Path | None = None,
                   timeout: float = 30) -> Iterator[str]:
     """Serve the API with `python -m gunicorn -c backend/gunicorn.conf.py`; yield its base URL."""
-    port = port or free_port()
-    env = {**os.environ, **app_env, "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)}
-    log_file = open(log_path, "ab") if log_path else tempfile.NamedTemporaryFile(prefix="backend-", suffix=".log",
-                                                                                delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py", "--bind", f"{host}:{port}"],
-        cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://{host}:{port}"
+    server = BackendServer(app_env, port=port, host=host, workers=workers, threads=threads, log_path=log_path)
+    server.start(timeout)
     try:
-        _wait_until_serving(base_url, process, Path(log_file.name), timeout)
-        yield base_url
+        yield server.base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
-        if not log_path:
-            Path(log_file.name).unlink(missing_ok=True)
-
-
-def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the backend exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base_url}/api/version", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the backend did not answer at {base_url} within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+        server.stop()

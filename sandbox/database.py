@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
+
+from .processes import ServerProcess
 
 MONGO_IMAGE = "mongo:8.0.4"
 START_TIMEOUT_SECONDS = 30
@@ -43,20 +43,14 @@ def docker_engine_answers() -> bool:
         return False
 
 
-def wait_for_mongo(uri: str, timeout: float = START_TIMEOUT_SECONDS, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the database process exited with code {process.returncode}")
-        try:
-            with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as client:
-                client.admin.command("ping")
-            return
-        except pymongo.errors.PyMongoError as error:
-            last_error = error
-            time.sleep(0.1)
-    raise RuntimeError(f"no MongoDB answered at {uri} within {timeout:.0f} s: {last_error}")
+def mongo_answers(uri: str) -> bool:
+    """True when a MongoDB at ``uri`` answers a ping within half a second."""
+    try:
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+            client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
 
 
 class EmbeddedMongo:
@@ -70,7 +64,8 @@ class EmbeddedMongo:
         self._own_storage = storage_path is None
         self.storage_path = Path(storage_path or tempfile.mkdtemp(prefix="secantus-"))
         self.log_path = Path(log_path) if log_path else self.storage_path.with_suffix(".log")
-        self._process: subprocess.Popen | None = None
+        #: The server process while started, else None.
+        self.process: ServerProcess | None = None
 
     @property
     def uri(self) -> str:
@@ -78,38 +73,30 @@ class EmbeddedMongo:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self.process is not None and self.process.running
 
     def start(self) -> EmbeddedMongo:
         executable = shutil.which("secantusd-py", path=str(Path(sys.executable).parent)) or shutil.which("secantusd-py")
         if executable is None:
             raise RuntimeError("secantusd-py not found: install the test requirements (pip install -r requirements-test.txt)")
         self.storage_path.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self._process = subprocess.Popen(
+        self.process = ServerProcess(
             [executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage_path),
              "--log-level", "WARNING", *(["--sync-on-commit"] if self.durable else [])],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.log_path, name="the embedded database",
         )
-        log.close()
         try:
-            wait_for_mongo(self.uri, process=self._process)
-        except RuntimeError as error:
+            self.process.wait_until(lambda: mongo_answers(self.uri), START_TIMEOUT_SECONDS, f"answer at {self.uri}")
+        except BaseException:  # including Ctrl-C: leave no server behind
             self.stop()
-            raise RuntimeError(f"{error}; see {self.log_path}") from error
+            raise
         return self
 
     def stop(self, kill: bool = False) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.kill() if kill else self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+        """Stop the server (``kill``: without a chance to flush, as a crash would); the data stays."""
+        if self.process is not None:
+            self.process.stop(kill=kill)
+            self.process = None
 
     def cleanup(self) -> None:
         self.stop()

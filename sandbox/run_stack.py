@@ -24,15 +24,12 @@ its own, the others are stopped and the exit status is 1.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +37,16 @@ from typing import NoReturn
 
 import requests
 
+from .backend import BackendServer
 from .database import EmbeddedMongo
 from .demo_data import DEMO_EXPERIMENT_NAMES, DEMO_USERS, DemoDataError, load_demo_data
-from .idp.launcher import DEFAULT_USERS_FILE, SandboxIdp, SandboxIdpError
+from .idp.launcher import DEFAULT_USERS_FILE, IdpServer, SandboxIdp, SandboxIdpError
+from .processes import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 ADMINS_GROUP = "urn:example:drift-monitor:admins"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 25.0  # gunicorn's graceful_timeout is 20 s
 POLL_SECONDS = 0.5
 #: Printed once everything is up; tests wait for it.
 READY_LINE = "Press Ctrl-C to stop the stack."
@@ -122,84 +120,6 @@ def check_port_free(port: int, variable: str) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Child processes
-# --------------------------------------------------------------------------------------
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGTERM if this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return preexec
-
-
-class Child:
-    """A server process with its own log file, started in its own session.
-
-    Its own session: Ctrl-C in the terminal reaches only this script, which then stops
-    the children in order. With PR_SET_PDEATHSIG the child also stops if this script is
-    killed outright.
-    """
-
-    def __init__(self, name: str, command: list[str], log_path: Path, env: dict[str, str] | None = None):
-        self.name = name
-        self.log_path = log_path
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(),
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def exited(self) -> int | None:
-        return self.process.poll()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def wait_until_answering(self, url: str, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.exited() is not None:
-                raise StackError(f"{self.name} exited with code {self.process.returncode} while starting; "
-                                 f"{log_tail(self.log_path)}")
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise StackError(f"{self.name} did not answer at {url} within {timeout:.0f} s; {log_tail(self.log_path)}")
-
-
-def log_tail(path: Path, lines: int = 25) -> str:
-    try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return f"no log at {path}"
-    return f"last lines of {path}:\n    " + "\n    ".join(tail)
-
-
-# --------------------------------------------------------------------------------------
 # The stack
 # --------------------------------------------------------------------------------------
 
@@ -221,27 +141,21 @@ def _ignore_stop_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _start_database(config: Config, stack: ExitStack) -> tuple[str, str, Callable[[], int | None]]:
-    """(URI, description, exit-code probe) of the database to use."""
+def _start_database(config: Config, stack: ExitStack) -> tuple[str, str, ServerProcess | None]:
+    """(URI, description, our server process or None) of the database to use."""
     if config.mongodb_uri:
-        return config.mongodb_uri, "MONGODB_URI", lambda: None
+        return config.mongodb_uri, "MONGODB_URI", None
     storage = config.run_dir / "database"
+    # durable: `make run` keeps dev data, and without fsync a killed server loses its last second of writes.
     database = EmbeddedMongo(port=config.database_port, storage_path=storage,
-                             log_path=config.run_dir / "database.log")
+                             log_path=config.run_dir / "database.log", durable=True)
     stack.callback(database.stop)  # before start(): an interrupted start is stopped too
     print(f"starting the embedded database on port {config.database_port} (data in {storage}) ...", flush=True)
     try:
         database.start()
     except RuntimeError as error:
         raise StackError(f"the embedded database did not start: {error}") from error
-
-    def exited() -> int | None:
-        if database.running:
-            return None
-        process = getattr(database, "_process", None)  # EmbeddedMongo keeps its Popen private
-        return getattr(process, "returncode", None) or -1
-
-    return database.uri, f"embedded SecantusDB, data in {storage}", exited
+    return database.uri, f"embedded SecantusDB, data in {storage}", database.process
 
 
 def _load_demo(config: Config, idp: SandboxIdp) -> str:
@@ -327,55 +241,51 @@ def run(config: Config) -> None:
 
 
 def _run_until_stopped(config: Config, stack: ExitStack) -> NoReturn:
-    uri, database, database_exited = _start_database(config, stack)
+    uri, database, database_process = _start_database(config, stack)
 
     print(f"starting the sandbox identity provider on port {config.idp_port} ...", flush=True)
-    idp_process = Child(
-        "the sandbox identity provider",
-        [sys.executable, "-m", "sandbox.idp", "--host", HOST, "--port", str(config.idp_port),
-         "--users", str(DEFAULT_USERS_FILE)],
-        config.run_dir / "idp.log",
-    )
-    stack.callback(idp_process.stop)
-    idp_process.wait_until_answering(f"{config.issuer}/.well-known/openid-configuration")
+    idp_server = IdpServer(HOST, config.idp_port, users_file=DEFAULT_USERS_FILE, log_path=config.run_dir / "idp.log")
+    stack.callback(idp_server.stop)
+    try:
+        idp_server.start(timeout=START_TIMEOUT)
+    except SandboxIdpError as error:
+        raise StackError(str(error)) from error
     idp = SandboxIdp(config.issuer)
 
     print(f"starting the API (gunicorn) on port {config.backend_port} ...", flush=True)
-    env = {
-        **os.environ,
+    app_env = {
         "APP_DATABASE_URI": uri,
         "APP_DATABASE_NAME": config.database_name,
         "APP_TRUSTED_OP_LIST": json.dumps([config.issuer]),
         "APP_ADMIN_ENTITLEMENTS": os.environ.get("APP_ADMIN_ENTITLEMENTS") or json.dumps([ADMINS_GROUP]),
     }
-    backend = Child(
-        "the API (gunicorn)",
-        [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py",
-         "--bind", f"{HOST}:{config.backend_port}"],
-        config.run_dir / "backend.log",
-        env=env,
-    )
+    # No workers/threads: GUNICORN_* variables of the environment reach gunicorn unchanged.
+    backend = BackendServer(app_env, port=config.backend_port, host=HOST, log_path=config.run_dir / "backend.log")
     stack.callback(backend.stop)
-    backend.wait_until_answering(f"{config.base_url}/api/health")
+    try:
+        # /api/health: ready only once the API reaches its database, too.
+        backend.start(timeout=START_TIMEOUT, ready_path="/api/health")
+    except RuntimeError as error:
+        raise StackError(str(error)) from error
 
     try:
         demo = _load_demo(config, idp)
     except (DemoDataError, SandboxIdpError, requests.RequestException) as error:
-        raise StackError(f"loading the demo data failed: {error}; {log_tail(config.run_dir / 'backend.log')}") from error
+        raise StackError(f"loading the demo data failed: {error}; {backend.process.log_tail()}") from error
     print(banner(config, database, demo, idp.user_token("alice"), idp.mytoken("alice")), flush=True)
 
-    watched = [
-        ("the API (gunicorn)", backend.exited, config.run_dir / "backend.log"),
-        ("the sandbox identity provider", idp_process.exited, config.run_dir / "idp.log"),
-        ("the embedded database", database_exited, config.run_dir / "database.log"),
-    ]
+    watched = [backend.process, idp_server.process]
+    if database_process is not None:
+        watched.append(database_process)
     while True:
-        for name, exited, log_path in watched:
-            code = exited()
+        for process in watched:
+            code = process.exit_code()
             if code is not None:
-                time.sleep(0.3)  # a Ctrl-C in the terminal also reaches the database: let its signal land
-                raise StackError(f"{name} exited unexpectedly with code {code}; stopping the others. "
-                                 f"{log_tail(log_path)}")
+                # A signal that stopped the child may be on its way to this process too (sent to
+                # a whole process group or container): let it land, so a stop is not reported as a failure.
+                time.sleep(0.3)
+                raise StackError(f"{process.name} exited unexpectedly with code {code}; stopping the others. "
+                                 f"{process.log_tail()}")
         time.sleep(POLL_SECONDS)
 
 

@@ -1,9 +1,9 @@
 """Start the sandbox identity provider from Python and talk to it (tests, ``make run``).
 
 ``start_idp()`` runs ``python -m sandbox.idp`` as a child process on a free port
-and yields a ``SandboxIdp``, a thin HTTP client for the provider's token
-helpers. Only the standard library and ``requests`` are used here, so importing
-the launcher does not load Flask or Authlib into the caller.
+(an ``IdpServer``) and yields a ``SandboxIdp``, a thin HTTP client for the
+provider's token helpers. Only the standard library and ``requests`` are used
+here, so importing the launcher does not load Flask or Authlib into the caller.
 
     with start_idp() as idp:
         token = idp.token("some-sub", entitlements=["urn:example:drift-monitor:users"])
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 import requests
+
+from ..processes import ServerProcess, ServerStartError, http_ok
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_USERS_FILE = REPO_ROOT / "sandbox" / "users.json"
@@ -117,6 +116,76 @@ class SandboxIdp:
         return response.json()
 
 
+class IdpServer:
+    """The provider (``python -m sandbox.idp``) as a child process.
+
+    With ``port=None`` the provider binds port 0 and announces the port it got in
+    its ready line, which avoids the race of probing for a free port while other
+    test workers start their own providers. ``log_path=None`` logs to a temporary
+    file, deleted by ``stop()``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        users_file: str | Path = DEFAULT_USERS_FILE,
+        log_path: str | Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.users_file = Path(users_file)
+        self.log_path = Path(log_path) if log_path else None
+        #: The provider's process while started, else None.
+        self.process: ServerProcess | None = None
+        #: The issuer URL announced by the provider, once started.
+        self.issuer: str | None = None
+
+    @property
+    def client(self) -> SandboxIdp:
+        if self.issuer is None:
+            raise SandboxIdpError("the sandbox identity provider is not started")
+        return SandboxIdp(self.issuer, users_file=self.users_file)
+
+    def start(self, timeout: float = 20.0) -> IdpServer:
+        """Start the provider and wait for its ready line, then for discovery to answer."""
+        self.issuer = None
+        self.process = ServerProcess(
+            [
+                sys.executable, "-m", "sandbox.idp",
+                "--host", self.host,
+                "--port", str(0 if self.port is None else self.port),
+                "--users", str(self.users_file),
+            ],
+            self.log_path, name="the sandbox identity provider", cwd=REPO_ROOT,
+        )
+        description = "announce its port and answer" if self.port is None else f"answer on port {self.port}"
+        try:
+            self.process.wait_until(self._ready, timeout, description)
+        except ServerStartError as error:
+            self.stop()
+            raise SandboxIdpError(str(error)) from error
+        except BaseException:  # including Ctrl-C: leave no provider behind
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        if self.issuer is None:
+            # The ready line carries the issuer, with the port actually bound.
+            match = _READY_LINE.search(self.process.output())
+            if match is None:
+                return False
+            self.issuer = match.group(1).rstrip("/")
+        return http_ok(f"{self.issuer}/.well-known/openid-configuration")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
 @contextmanager
 def start_idp(
     host: str = "127.0.0.1",
@@ -127,71 +196,14 @@ def start_idp(
 ) -> Iterator[SandboxIdp]:
     """Run the provider in a child process for the duration of the ``with`` block.
 
-    With ``port=None`` the provider binds port 0 and announces the port it got,
-    which avoids the race of probing for a free port while other test workers
-    start their own providers.
+    With ``port=None`` the provider binds port 0 and announces the port it got
+    (see ``IdpServer``). Raises ``SandboxIdpError`` when it does not start.
     """
-    # Output goes to a file, not a pipe: nobody drains a pipe during the tests,
-    # and a full pipe would block the provider's request logging.
-    log = tempfile.NamedTemporaryFile(prefix="sandbox-idp-", suffix=".log", delete=False)
-    log_path = Path(log.name)
-    command = [
-        sys.executable, "-m", "sandbox.idp",
-        "--host", host,
-        "--port", str(0 if port is None else port),
-        "--users", str(users_file),
-    ]
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-    )
+    server = IdpServer(host, port, users_file=users_file).start(timeout)
     try:
-        issuer = _wait_until_ready(process, log_path, timeout)
-        yield SandboxIdp(issuer, users_file=users_file)
+        yield server.client
     finally:
-        _stop(process)
-        log.close()
-        log_path.unlink(missing_ok=True)
+        server.stop()
 
 
-def _wait_until_ready(process: subprocess.Popen, log_path: Path, timeout: float) -> str:
-    """Wait for the ready line, then for discovery to answer; return the issuer."""
-    deadline = time.monotonic() + timeout
-    issuer = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SandboxIdpError(
-                f"the sandbox identity provider exited with code {process.returncode}:\n"
-                + log_path.read_text(errors="replace")
-            )
-        if issuer is None:
-            match = _READY_LINE.search(log_path.read_text(errors="replace"))
-            issuer = match.group(1) if match else None
-        if issuer is not None:
-            try:
-                response = requests.get(
-                    f"{issuer}/.well-known/openid-configuration", timeout=1.0
-                )
-                if response.status_code == 200:
-                    return issuer
-            except requests.RequestException:
-                pass  # not accepting connections yet
-        time.sleep(0.05)
-    _stop(process)
-    raise SandboxIdpError(
-        f"the sandbox identity provider did not answer within {timeout:g} s:\n"
-        + log_path.read_text(errors="replace")
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-__all__ = ["SandboxIdp", "SandboxIdpError", "start_idp", "DEFAULT_USERS_FILE", "REPO_ROOT"]
+__all__ = ["IdpServer", "SandboxIdp", "SandboxIdpError", "start_idp", "DEFAULT_USERS_FILE", "REPO_ROOT"]
