@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 
 import pymongo
 import pytest
 
+from factories import ADMINS_GROUP, API, USERS_GROUP, User, run_body
 from sandbox.database import start_database
 from sandbox.idp.launcher import SandboxIdp, start_idp
-
-USERS_GROUP = "urn:example:drift-monitor:users"
-ADMINS_GROUP = "urn:example:drift-monitor:admins"
-API = "/api/v1"
 
 
 @pytest.fixture(scope="session")
@@ -77,18 +73,6 @@ def db(mongo_uri, database_name):
         yield mongo[database_name]
 
 
-@dataclass
-class User:
-    sub: str
-    email: str
-    token: str
-    id: str | None = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture
 def make_user(client, idp):
     """make_user(entitlements=..., register=True) → a User with a fresh sandbox token."""
@@ -132,12 +116,6 @@ def make_experiment(client):
         return response.json
 
     return make
-
-
-def run_body(**overrides) -> dict:
-    """A drift-run body as the published client sends it, with overrides."""
-    return {"job_status": "Running", "model": "model-1", "tags": [], "drift_detected": False,
-            "parameters": {}, **overrides}
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import API, USERS_GROUP
+from factories import API, USERS_GROUP
 from sandbox.idp.launcher import start_idp
 
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import ADMINS_GROUP, API, USERS_GROUP, run_body
+from factories import ADMINS_GROUP, API, USERS_GROUP, run_body
 
 TEAM_GROUP = "urn:example:drift-monitor:team-blue"
 # Granted on every experiment and held by nobody: it must only ever show up to Manage callers.

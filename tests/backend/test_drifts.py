@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import API, run_body
+from factories import API, run_body
 
 
 @pytest.fixture

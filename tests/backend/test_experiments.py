@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import API
+from factories import API
 
 
 def test_create_gives_the_creator_manage_and_stores_the_experiment(client, alice, make_user, db):

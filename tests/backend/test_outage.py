@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMINS_GROUP, API, USERS_GROUP
+from factories import ADMINS_GROUP, API, USERS_GROUP
 from sandbox.backend import start_backend
 from sandbox.database import EmbeddedMongo
 

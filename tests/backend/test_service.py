@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import API
+from factories import API
 
 
 def test_health_reports_the_database(client):

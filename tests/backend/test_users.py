@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import API, USERS_GROUP
+from factories import API, USERS_GROUP
 
 
 def test_registration_stores_the_token_identity(client, make_user, idp, db):

@@ -1,0 +1,30 @@
+"""Test data shared by fixtures and tests: API prefix, sandbox groups, users and run bodies.
+
+A module of its own (not conftest.py) so tests can import it unambiguously.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USERS_GROUP = "urn:example:drift-monitor:users"
+ADMINS_GROUP = "urn:example:drift-monitor:admins"
+API = "/api/v1"
+
+
+@dataclass
+class User:
+    sub: str
+    email: str
+    token: str
+    id: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def run_body(**overrides) -> dict:
+    """A drift-run body as the published client sends it, with overrides."""
+    return {"job_status": "Running", "model": "model-1", "tags": [], "drift_detected": False,
+            "parameters": {}, **overrides}
