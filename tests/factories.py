@@ -28,3 +28,15 @@ def run_body(**overrides) -> dict:
     """A drift-run body as the published client sends it, with overrides."""
     return {"job_status": "Running", "model": "model-1", "tags": [], "drift_detected": False,
             "parameters": {}, **overrides}
+
+
+def operators_used(filter_doc) -> set[str]:
+    """Every `$operator` a filter document uses, at any depth."""
+    if isinstance(filter_doc, dict):
+        found = {key for key in filter_doc if key.startswith("$")}
+        for value in filter_doc.values():
+            found |= operators_used(value)
+        return found
+    if isinstance(filter_doc, list):
+        return set().union(*(operators_used(item) for item in filter_doc))
+    return set()

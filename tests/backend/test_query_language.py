@@ -19,6 +19,7 @@ from drift_backend.query_language import (
     QueryLanguageError,
     compile_filter,
 )
+from factories import operators_used
 
 UTC = timezone.utc
 
@@ -124,17 +125,7 @@ def test_translates(filter_doc, fields, expected):
 
 
 def test_every_allowed_operator_is_covered_by_the_translation_table():
-    def operators(value):
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key.startswith("$"):
-                    yield key
-                yield from operators(item)
-        elif isinstance(value, list):
-            for item in value:
-                yield from operators(item)
-
-    used = {op for filter_doc, _, _ in TRANSLATIONS for op in operators(filter_doc)}
+    used = set().union(*(operators_used(filter_doc) for filter_doc, _, _ in TRANSLATIONS))
     assert used == FIELD_OPERATORS | LOGICAL_OPERATORS
 
 

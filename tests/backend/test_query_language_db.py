@@ -12,6 +12,7 @@ import pymongo
 import pytest
 
 from drift_backend.query_language import DRIFT_FIELDS, FIELD_OPERATORS, LOGICAL_OPERATORS, compile_filter
+from factories import operators_used
 
 
 def utc(*args):
@@ -175,15 +176,5 @@ def test_compiled_filter_combines_with_server_conditions(drifts, filter_doc, exp
 
 
 def test_cases_cover_every_allowed_operator():
-    def operators(value):
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key.startswith("$"):
-                    yield key
-                yield from operators(item)
-        elif isinstance(value, list):
-            for item in value:
-                yield from operators(item)
-
-    used = {op for filter_doc, _ in CASES for op in operators(filter_doc)}
+    used = set().union(*(operators_used(filter_doc) for filter_doc, _ in CASES))
     assert used == FIELD_OPERATORS | LOGICAL_OPERATORS
