@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # An experiment being deleted is hidden at once and removed after its runs, so an error
 # half-way never leaves a visible experiment with part of its runs gone.
 VISIBLE = {"deleting": {"$exists": False}}
-_PUBLIC_FIELDS = {"deleting": 0}
+_PUBLIC_FIELDS = {"deleting": 0}  # for lists and updates; `get` checks the flag itself
 
 
 def create_indexes(db: Database) -> None:
@@ -49,8 +49,10 @@ class Experiments:
         return experiment
 
     def get(self, experiment_id: str) -> dict:
-        experiment = self._experiments.find_one({"_id": experiment_id, **VISIBLE}, _PUBLIC_FIELDS)
-        if experiment is None:
+        # Looked up by _id alone (and checked here) so any server answers from the _id index;
+        # this runs on every drift write.
+        experiment = self._experiments.find_one({"_id": experiment_id})
+        if experiment is None or "deleting" in experiment:
             raise NotFound("experiment", experiment_id)
         return experiment
 
