@@ -1,0 +1,361 @@
+"""One ``Client`` for every operation of the Drift Monitoring API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from ._auth import MyTokenAuth, StaticToken, TokenSource
+from ._exceptions import APIError, ExperimentNotFound, TransportError, error_class
+from ._serialize import to_json
+from ._settings import Settings
+
+__all__ = ["DEFAULT_RETRY", "Client", "Resource", "default_client"]
+
+#: Retries on connection errors and on answers that mean "try again later", for every method:
+#: drift-run creates carry a client id, so repeating a POST cannot store a run twice.
+DEFAULT_RETRY = Retry(
+    total=4,
+    connect=4,
+    read=2,
+    status=4,
+    other=0,
+    backoff_factor=0.5,  # 0 s, 1 s, 2 s, 4 s between attempts
+    backoff_jitter=0.5,
+    backoff_max=10,
+    status_forcelist=(429, 502, 503, 504),
+    allowed_methods=None,  # all methods, POST included
+    respect_retry_after_header=True,
+    raise_on_status=False,  # the last error answer is mapped to an APIError
+)
+
+#: Items per page when iterating search results (the server's maximum).
+PAGE_SIZE = 100
+
+
+class Resource(dict):
+    """A JSON object from the API; keys also read as attributes (``experiment.id``), as in 1.1."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _id_of(thing: str | Mapping[str, Any]) -> str:
+    if isinstance(thing, Mapping):
+        return str(thing["id"])
+    return str(thing)
+
+
+def _iso(moment: dt.datetime | dt.date | str) -> str:
+    if isinstance(moment, str):
+        return moment
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.isoformat()
+
+
+def drift_body(*, model: str, job_status: str = "Running", tags: Sequence[str] | None = None,
+               drift_detected: bool | None = None, parameters: Mapping[str, Any] | None = None,
+               concept_drift: Mapping[str, Any] | None = None, data_drift: Mapping[str, Any] | None = None,
+               ) -> dict[str, Any]:
+    """The JSON body of a drift run (create or replace)."""
+    body: dict[str, Any] = {"job_status": job_status, "model": model, "tags": list(tags or [])}
+    if drift_detected is not None:
+        body["drift_detected"] = bool(drift_detected)
+    if parameters is not None:
+        body["parameters"] = to_json(parameters)
+    for name, result in (("concept_drift", concept_drift), ("data_drift", data_drift)):
+        if result is not None:
+            body[name] = {"drift": bool(result["drift"]),
+                          "parameters": to_json(result.get("parameters") or {}, f"{name}.parameters")}
+    return body
+
+
+class Client:
+    """A connection to the Drift Monitoring API.
+
+    ``Client()`` reads its settings from the environment (DRIFT_MONITOR_URL, ...); keyword
+    arguments override them (``Client(url=..., token=...)``). Nothing is sent until a method is
+    called. Every request has a (connect, read) timeout and is retried according to ``retry``.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, retry: Retry | None = None,
+                 session: requests.Session | None = None, **overrides):
+        base = settings if settings is not None else Settings.resolve()
+        self.settings = base.with_overrides(**overrides) if overrides else base
+        self.retry = retry if retry is not None else DEFAULT_RETRY
+        self._session = session or requests.Session()
+        adapter = HTTPAdapter(max_retries=self.retry)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = "drift-monitor/2.0.0.dev0"
+        self._auth: TokenSource | None = None
+        self._auth_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Client(url={self.settings.url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # Transport ----------------------------------------------------------------------
+
+    def _token_source(self) -> TokenSource | None:
+        with self._auth_lock:
+            if self._auth is None:
+                if self.settings.token:
+                    self._auth = StaticToken(self.settings.token)
+                elif self.settings.mytoken:
+                    self._auth = MyTokenAuth(self.settings.mytoken, self.settings.mytoken_server, self._session,
+                                             self.settings.timeouts, self.settings.verify)
+            return self._auth
+
+    def request(self, method: str, path: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None,
+                ) -> requests.Response:
+        """Send one API request (``path`` below /api/<version>) and return a successful response.
+
+        Error answers raise the matching ``APIError``; unreachable servers ``TransportError``.
+        A 401 with a renewable token (MyToken) is retried once with a fresh token.
+        """
+        url = self.settings.api_url + path
+        source = self._token_source()
+        for attempt in (1, 2):
+            headers = {}
+            token = source.token() if source is not None else None
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = self._session.request(
+                    method, url, json=json_body, params=params, headers=headers,
+                    timeout=self.settings.timeouts, verify=self.settings.verify,
+                )
+            except requests.RequestException as error:
+                raise TransportError(f"{method} {url} failed: {error}") from error
+            if response.status_code == 401 and attempt == 1 and source is not None and token \
+                    and source.invalidate(token):
+                continue
+            break
+        if response.status_code >= 400:
+            raise self._error(response, method, url)
+        return response
+
+    @staticmethod
+    def _error(response: requests.Response, method: str, url: str) -> APIError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            message = body.get("message") or response.reason or ""
+            errors, code = body.get("errors"), body.get("code")
+        else:
+            message, errors, code = (response.text.strip()[:300] or response.reason or ""), None, None
+        cls = error_class(response.status_code)
+        return cls(response.status_code, str(message), errors=errors, code=code, method=method, url=url)
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return _wrap(response.json())
+
+    def _search(self, path: str, filter: Mapping[str, Any] | None, sort_by: str | None,
+                order_by: str | None) -> Iterator[Resource]:
+        page = 1
+        while True:
+            params: dict[str, Any] = {"page": page, "page_size": PAGE_SIZE}
+            if sort_by:
+                params["sort_by"] = sort_by
+            if order_by:
+                params["order_by"] = order_by
+            response = self.request("POST", path, json_body=to_json(dict(filter or {}), "filter"), params=params)
+            items = response.json()
+            yield from (_wrap(item) for item in items)
+            try:
+                pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+            except ValueError:
+                pagination = {}
+            next_page = pagination.get("next_page")
+            if next_page:
+                page = next_page
+            elif pagination or len(items) < PAGE_SIZE:
+                return
+            else:
+                page += 1
+
+    # Users ------------------------------------------------------------------------------
+
+    def register(self) -> Resource:
+        """Register the token's user (POST /user); ``Conflict`` when already registered."""
+        return self._json("POST", "/user")
+
+    def get_self(self) -> Resource:
+        return self._json("GET", "/user/self")
+
+    def update_self(self) -> Resource:
+        """Refresh your user record from the token (e.g. a changed email)."""
+        return self._json("PUT", "/user/self")
+
+    def entitlements(self) -> list[str]:
+        """The entitlements (groups) of your token, usable as permission entities."""
+        return list(self._json("GET", "/entitlement")["items"])
+
+    # Experiments ------------------------------------------------------------------------
+
+    def create_experiment(self, name: str, description: str = "", public: bool = False,
+                          permissions: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None) -> Resource:
+        """Create an experiment; you get Manage on it. ``permissions``: [{entity, level}] or {entity: level}."""
+        body = {"name": name, "description": description or "", "public": bool(public),
+                "permissions": _permissions(permissions)}
+        return self._json("POST", "/experiment", json_body=body)
+
+    def search_experiments(self, filter: Mapping[str, Any] | None = None, *, sort_by: str | None = None,
+                           order_by: str | None = None) -> Iterator[Resource]:
+        """Every experiment you may read that matches ``filter`` (a MongoDB-style filter), all pages."""
+        return self._search("/experiment/search", filter, sort_by, order_by)
+
+    def get_experiment(self, experiment: str | Mapping[str, Any]) -> Resource:
+        return self._json("GET", f"/experiment/{_id_of(experiment)}")
+
+    def update_experiment(self, experiment: str | Mapping[str, Any], **fields: Any) -> Resource:
+        """Change some fields (name, description, public, permissions) of an experiment (PATCH)."""
+        if "permissions" in fields:
+            fields["permissions"] = _permissions(fields["permissions"])
+        return self._json("PATCH", f"/experiment/{_id_of(experiment)}", json_body=fields)
+
+    def delete_experiment(self, experiment: str | Mapping[str, Any]) -> None:
+        self.request("DELETE", f"/experiment/{_id_of(experiment)}")
+
+    def find_experiment(self, name: str) -> Resource:
+        """The experiment called ``name``; ``ExperimentNotFound`` if none is visible to you."""
+        for experiment in self.search_experiments({"name": name}):
+            if experiment.get("name") == name:
+                return experiment
+        raise ExperimentNotFound(
+            404, f"no experiment named {name!r} is visible to you; create it with new_experiment() "
+                 "or ask its owner for a permission")
+
+    # Drift runs -------------------------------------------------------------------------
+
+    def create_drift(self, experiment: str | Mapping[str, Any], *, model: str, job_status: str = "Running",
+                     tags: Sequence[str] | None = None, drift_detected: bool | None = None,
+                     parameters: Mapping[str, Any] | None = None, concept_drift: Mapping[str, Any] | None = None,
+                     data_drift: Mapping[str, Any] | None = None, run_id: str | uuid.UUID | None = None,
+                     created_at: dt.datetime | str | None = None) -> Resource:
+        """Report a drift run. With ``run_id`` (a UUID) a repeat of the same call returns the stored run."""
+        body = drift_body(model=model, job_status=job_status, tags=tags, drift_detected=drift_detected,
+                          parameters=parameters, concept_drift=concept_drift, data_drift=data_drift)
+        if run_id is not None:
+            body["id"] = str(run_id)
+        if created_at is not None:
+            body["created_at"] = _iso(created_at)
+        return self.post_drift_body(_id_of(experiment), body)
+
+    def post_drift_body(self, experiment_id: str, body: Mapping[str, Any]) -> Resource:
+        """POST an already built drift-run body (used by the spool)."""
+        return self._json("POST", f"/experiment/{experiment_id}/drift", json_body=dict(body))
+
+    def get_drift(self, experiment: str | Mapping[str, Any], run_id: str) -> Resource:
+        return self._json("GET", f"/experiment/{_id_of(experiment)}/drift/{run_id}")
+
+    def replace_drift(self, experiment: str | Mapping[str, Any], run_id: str, *, model: str, job_status: str,
+                      tags: Sequence[str] | None = None, drift_detected: bool | None = None,
+                      parameters: Mapping[str, Any] | None = None, concept_drift: Mapping[str, Any] | None = None,
+                      data_drift: Mapping[str, Any] | None = None) -> Resource:
+        """Replace a drift run (PUT); results not given are removed. A finished run's status cannot change."""
+        body = drift_body(model=model, job_status=job_status, tags=tags, drift_detected=drift_detected,
+                          parameters=parameters, concept_drift=concept_drift, data_drift=data_drift)
+        return self.put_drift_body(_id_of(experiment), run_id, body)
+
+    def put_drift_body(self, experiment_id: str, run_id: str, body: Mapping[str, Any]) -> Resource:
+        """PUT an already built drift-run body (used by the spool)."""
+        return self._json("PUT", f"/experiment/{experiment_id}/drift/{run_id}", json_body=dict(body))
+
+    def patch_drift(self, experiment: str | Mapping[str, Any], run_id: str, **fields: Any) -> Resource:
+        """Change some fields of a drift run (PATCH)."""
+        if "parameters" in fields:
+            fields["parameters"] = to_json(fields["parameters"])
+        return self._json("PATCH", f"/experiment/{_id_of(experiment)}/drift/{run_id}", json_body=fields)
+
+    def delete_drift(self, experiment: str | Mapping[str, Any], run_id: str) -> None:
+        self.request("DELETE", f"/experiment/{_id_of(experiment)}/drift/{run_id}")
+
+    def iter_drifts(self, experiment: str | Mapping[str, Any], filter: Mapping[str, Any] | None = None,
+                    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None, *,
+                    sort_by: str = "created_at", order_by: str = "asc") -> Iterator[Resource]:
+        """The drift runs of an experiment matching ``filter`` and ``since <= created_at < until``, all pages."""
+        conditions = [dict(filter)] if filter else []
+        window = {}
+        if since is not None:
+            window["$gte"] = _iso(since)
+        if until is not None:
+            window["$lt"] = _iso(until)
+        if window:
+            conditions.append({"created_at": window})
+        query = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else {})
+        return self._search(f"/experiment/{_id_of(experiment)}/drift/search", query, sort_by, order_by)
+
+    def get_drifts(self, experiment: str | Mapping[str, Any], filter: Mapping[str, Any] | None = None,
+                   since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
+                   as_dataframe: bool = False, **sort: str) -> Any:
+        """All matching drift runs, oldest first: a list, or a pandas DataFrame (needs the ``pandas`` extra)."""
+        runs = list(self.iter_drifts(experiment, filter, since, until, **sort))
+        if not as_dataframe:
+            return runs
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("as_dataframe=True needs pandas: pip install 'drift-monitor[pandas]'") from None
+        frame = pandas.json_normalize([dict(run) for run in runs]) if runs else pandas.DataFrame()
+        for column in ("created_at", "updated_at"):
+            if column in frame:
+                frame[column] = pandas.to_datetime(frame[column], utc=True)
+        return frame
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Resource(value)
+    if isinstance(value, list):
+        return [_wrap(item) for item in value]
+    return value
+
+
+def _permissions(permissions: Sequence[Mapping[str, str]] | Mapping[str, str] | None) -> list[dict]:
+    if not permissions:
+        return []
+    if isinstance(permissions, Mapping):
+        return [{"entity": entity, "level": level} for entity, level in permissions.items()]
+    return [dict(permission) for permission in permissions]
+
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The Client shared by the module-level helpers and DriftMonitor, built from the environment on first use."""
+    global _default_client
+    with _default_lock:
+        if _default_client is None:
+            _default_client = Client()
+        return _default_client

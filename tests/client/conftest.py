@@ -1,0 +1,148 @@
+"""Fixtures of the client tests: one gunicorn-served backend per module, real tokens, a spool per test.
+
+The backend is expensive to start, so the database (and with it `app_env`) is shared by the tests
+of a module; tests create their own users and uniquely named experiments.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import drift_monitor
+import pymongo
+import pytest
+import requests
+from drift_monitor import Client
+from urllib3.util import Retry
+
+from factories import ADMINS_GROUP, USERS_GROUP
+from sandbox.backend import start_backend
+
+#: Fail over quickly in tests that expect an outage.
+NO_RETRY = Retry(total=0, raise_on_status=False)
+
+
+@pytest.fixture(scope="module")
+def database_name(mongo_uri):
+    name = f"test-client-{uuid.uuid4().hex[:12]}"
+    yield name
+    with pymongo.MongoClient(mongo_uri) as mongo:
+        mongo.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def app_env(mongo_uri, idp, database_name) -> dict[str, str]:
+    return {
+        "APP_DATABASE_URI": mongo_uri,
+        "APP_DATABASE_NAME": database_name,
+        "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
+        "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP]),
+        "APP_DATABASE_TIMEOUT_MS": "2000",
+    }
+
+
+@pytest.fixture(scope="module")
+def backend_url(app_env) -> str:
+    with start_backend(app_env, workers=1, threads=8) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    """No DRIFT_MONITOR_* setting of the developer's shell leaks in; each test has its own spool."""
+    import os
+
+    for variable in list(os.environ):
+        if variable.startswith("DRIFT_MONITOR_") or variable == "MYTOKEN_SERVER":
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("DRIFT_MONITOR_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setattr(drift_monitor._api, "_default_client", None)
+
+
+@pytest.fixture
+def spool_dir(tmp_path):
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def user_token(idp):
+    """A fresh (unregistered) user's access token."""
+    sub = str(uuid.uuid4())
+    return idp.token(sub, email=f"{sub[:8]}@example.org", entitlements=[USERS_GROUP])
+
+
+@pytest.fixture
+def api(backend_url, user_token, spool_dir) -> Client:
+    """A registered user's client of the real backend."""
+    client = Client(url=backend_url, token=user_token, spool_dir=spool_dir)
+    client.register()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def experiment(api) -> dict:
+    return api.create_experiment(f"exp-{uuid.uuid4().hex[:10]}", "client test")
+
+
+class Proxy:
+    """A tiny HTTP server that forwards to the backend, after answering ``fail_next`` requests with ``fail_status``."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.fail_next = 0
+        self.fail_status = 503
+        self.requests: list[tuple[str, str, int]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy._lock:
+                    fail = proxy.fail_next > 0
+                    if fail:
+                        proxy.fail_next -= 1
+                if fail:
+                    status, headers, content = proxy.fail_status, {"Content-Type": "application/json"}, json.dumps(
+                        {"code": proxy.fail_status, "status": "Service Unavailable", "message": "try later"}).encode()
+                else:
+                    forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                    answer = requests.request(self.command, proxy.target + self.path, data=body, headers=forwarded,
+                                              timeout=10)
+                    status, content = answer.status_code, answer.content
+                    headers = {k: v for k, v in answer.headers.items()
+                               if k.lower() in ("content-type", "x-pagination")}
+                with proxy._lock:
+                    proxy.requests.append((self.command, self.path, status))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy(backend_url):
+    server = Proxy(backend_url)
+    yield server
+    server.close()
