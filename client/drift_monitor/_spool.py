@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +114,11 @@ class Spool:
     def __len__(self) -> int:
         return len(self.pending())
 
-    def replay(self, client: Client) -> ReplayResult:
+    def replay(self, client: Client, progress: Callable[[int, int], None] | None = None) -> ReplayResult:
         """Send the pending operations in order; stop at the first one the server cannot take now.
 
-        Raises ``AuthenticationError``/``PermissionDenied`` (the files stay for a later replay);
-        other failures are counted, not raised.
+        ``progress(done, total)`` is called after each operation. Raises ``AuthenticationError``/
+        ``PermissionDenied`` (the files stay for a later replay); other failures are counted, not raised.
         """
         result = ReplayResult()
         if not self.pending():
@@ -157,6 +157,8 @@ class Spool:
                     continue
                 path.unlink()
                 result.uploaded += 1
+                if progress is not None:
+                    progress(index + 1, len(files))
         return result
 
     @staticmethod

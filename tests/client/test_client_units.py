@@ -170,3 +170,25 @@ def test_import_makes_no_request_and_needs_no_setting():
            "socket.socket.connect = refuse\n" \
            "import drift_monitor\nprint(sorted(drift_monitor.__all__)[:1])"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_spool_replay_reports_progress(tmp_path):
+    from drift_monitor._spool import Spool
+
+    class AcceptingClient:
+        def post_drift_body(self, experiment_id, body):
+            return {"id": body["id"]}
+
+        def put_drift_body(self, experiment_id, run_id, body):
+            return {"id": run_id}
+
+    spool = Spool(tmp_path)
+    for index in range(3):
+        spool.add("create", {"id": "exp-1", "name": "e"}, f"run-{index}", {"job_status": "Running", "model": "m"})
+    seen = []
+
+    result = spool.replay(AcceptingClient(), progress=lambda done, total: seen.append((done, total)))
+
+    assert result.uploaded == 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert spool.pending() == []
