@@ -22,15 +22,19 @@ __all__ = ["DEFAULT_RETRY", "Client", "Resource", "default_client"]
 
 #: Retries on connection errors and on answers that mean "try again later", for every method:
 #: drift-run creates carry a client id, so repeating a POST cannot store a run twice.
+#: Kept short on purpose (sleeps of 0, 0.5 and 1 s, plus up to 0.25 s of jitter each): when the
+#: server stays down, DriftMonitor spools the run instead, so a job never waits longer than about
+#: one connect timeout (see benchmarks/client_block.py). A read timeout is not retried: a server
+#: that accepts but does not answer already cost one read timeout, and the spool keeps the run.
 DEFAULT_RETRY = Retry(
-    total=4,
-    connect=4,
-    read=2,
-    status=4,
+    total=3,
+    connect=3,
+    read=0,
+    status=3,
     other=0,
-    backoff_factor=0.5,  # 0 s, 1 s, 2 s, 4 s between attempts
-    backoff_jitter=0.5,
-    backoff_max=10,
+    backoff_factor=0.25,
+    backoff_jitter=0.25,
+    backoff_max=2,
     status_forcelist=(429, 502, 503, 504),
     allowed_methods=None,  # all methods, POST included
     respect_retry_after_header=True,

@@ -113,7 +113,7 @@ class DriftMonitor:
     def __enter__(self) -> DriftMonitor:
         if self._active:
             raise RuntimeError("this DriftMonitor is already in use; create one per run")
-        self._replay_spool()
+        server_took_spool = self._replay_spool()
         self.run_id = str(uuid.uuid4())
         self._created_at = dt.datetime.now(dt.timezone.utc)
         self._spooled = False
@@ -121,6 +121,9 @@ class DriftMonitor:
         body = {**drift_body(model=self.model, job_status="Running", tags=self.tags),
                 "created_at": self._created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         try:
+            if not server_took_spool:
+                # Runs are still waiting: queue behind them, in order, without waiting on the server twice.
+                raise TransportError("the server could not take the runs already waiting in the spool")
             if self._experiment_id is None:
                 self._experiment_id = self._client.find_experiment(self._experiment_name)["id"]
             self._client.post_drift_body(self._experiment_id, {**body, "id": self.run_id})
@@ -209,16 +212,18 @@ class DriftMonitor:
             log.warning("drift-monitor: the server is unavailable (%s); run %s saved to %s and will be sent "
                         "by the next DriftMonitor or drift_monitor.sync()", error, self.run_id, path.parent)
 
-    def _replay_spool(self) -> None:
+    def _replay_spool(self) -> bool:
+        """Send runs spooled earlier; False when some must still wait (the server cannot take them)."""
         spool = self.spool
         if not spool.pending():
-            return
+            return True
         try:
             result = spool.replay(self._client)
         except Exception as error:
             if self.strict:
                 raise
             log.warning("drift-monitor: could not send spooled runs: %s", error)
-            return
+            return False
         if result.uploaded:
             log.info("drift-monitor: sent %d spooled operation(s)", result.uploaded)
+        return not result.remaining
