@@ -59,6 +59,7 @@ import drift_monitor  # noqa: E402
 from drift_monitor import DEFAULT_RETRY, Client, DriftMonitor  # noqa: E402
 from drift_monitor._settings import MAX_CONNECT_TIMEOUT  # noqa: E402
 from drift_monitor._spool import Spool  # noqa: E402
+
 from sandbox.backend import start_backend  # noqa: E402
 from sandbox.database import EmbeddedMongo  # noqa: E402
 from sandbox.idp.launcher import start_idp  # noqa: E402
