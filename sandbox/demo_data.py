@@ -520,8 +520,10 @@ def _ensure_experiment(client: _Client, spec: ExperimentSpec, users: Mapping[str
         return response.json(), True
     experiment = client.find_experiment(spec.name, tokens[spec.owner])
     if experiment is None:
-        raise DemoDataError(f"an experiment named {spec.name!r} exists but {spec.owner} cannot see it; "
-                            "use an empty database for the demo data")
+        # Users are keyed by issuer: a database filled through another IDP_PORT has other users.
+        raise DemoDataError(f"an experiment named {spec.name!r} exists but {spec.owner} cannot see it; was the "
+                            "database filled with another IDP_PORT? Use the same one, or start afresh with "
+                            "`make clean` (which deletes .run/)")
     return experiment, False
 
 
