@@ -1,0 +1,24 @@
+"""The client builds into a wheel users can install: typed, with the `drift-monitor` command."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+CLIENT = Path(__file__).resolve().parents[2] / "client"
+
+
+@pytest.mark.network  # the isolated build environment installs setuptools from the package index
+def test_the_wheel_builds_with_type_information_and_the_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(CLIENT)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    (wheel,) = tmp_path.glob("drift_monitor-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "drift_monitor/py.typed" in names
+    assert "drift-monitor = drift_monitor._cli:main" in entry_points
