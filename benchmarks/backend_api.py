@@ -55,13 +55,12 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from sandbox.backend import start_backend  # noqa: E402
+from sandbox.backend import sandbox_app_env, start_backend  # noqa: E402
 from sandbox.database import EmbeddedMongo  # noqa: E402
 from sandbox.idp.launcher import start_idp  # noqa: E402
 
 API = "/api/v1"
 USERS_GROUP = "urn:example:drift-monitor:users"
-ADMINS_GROUP = "urn:example:drift-monitor:admins"
 MODELS = [f"model-{n}" for n in range(10)]
 TAG_CHOICES = [[], ["nightly"], ["prod"], ["prod", "v2"], ["canary", "v3"]]
 INGEST_TARGET = 0.5   # API runs/s ÷ raw runs/s, at least
@@ -976,12 +975,7 @@ def main(argv=None) -> int:
             info = machine_info(mongo, db_description, args)
             idp = stack.enter_context(start_idp())
             log(f"sandbox identity provider at {idp.issuer}")
-            app_env = {
-                "APP_DATABASE_URI": uri,
-                "APP_DATABASE_NAME": database_name,
-                "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
-                "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP]),
-            }
+            app_env = sandbox_app_env(uri, database_name, idp.issuer)
             log_path = None
             if args.keep_logs:
                 Path(args.keep_logs).mkdir(parents=True, exist_ok=True)

@@ -60,13 +60,12 @@ from drift_monitor import DEFAULT_RETRY, Client, DriftMonitor  # noqa: E402
 from drift_monitor._settings import MAX_CONNECT_TIMEOUT  # noqa: E402
 from drift_monitor._spool import Spool  # noqa: E402
 
-from sandbox.backend import start_backend  # noqa: E402
+from sandbox.backend import sandbox_app_env, start_backend  # noqa: E402
 from sandbox.database import EmbeddedMongo  # noqa: E402
 from sandbox.idp.launcher import start_idp  # noqa: E402
 
 API = "/api/v1"
 USERS_GROUP = "urn:example:drift-monitor:users"
-ADMINS_GROUP = "urn:example:drift-monitor:admins"
 MODEL = "model-1"
 HTTP_TIMEOUT = 60
 
@@ -458,9 +457,7 @@ def main(argv=None) -> int:
             info = machine_info(mongo, f"embedded SecantusDB {version}")
             idp = stack.enter_context(start_idp())
             log(f"sandbox identity provider at {idp.issuer}")
-            app_env = {"APP_DATABASE_URI": uri, "APP_DATABASE_NAME": database_name,
-                       "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
-                       "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP])}
+            app_env = sandbox_app_env(uri, database_name, idp.issuer)
             base_url = stack.enter_context(start_backend(app_env, workers=2, threads=8))
             log(f"backend at {base_url}")
             sub = str(uuid.uuid4())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -12,6 +13,20 @@ from .database import free_port
 from .processes import ServerProcess, http_ok
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The sandbox users' administrators group (sandbox/users.json).
+SANDBOX_ADMINS_GROUP = "urn:example:drift-monitor:admins"
+
+
+def sandbox_app_env(database_uri: str, database_name: str, issuer: str, **overrides: str) -> dict[str, str]:
+    """The APP_* environment of a backend that trusts the sandbox identity provider at `issuer`."""
+    return {
+        "APP_DATABASE_URI": database_uri,
+        "APP_DATABASE_NAME": database_name,
+        "APP_TRUSTED_OP_LIST": json.dumps([issuer]),
+        "APP_ADMIN_ENTITLEMENTS": json.dumps([SANDBOX_ADMINS_GROUP]),
+        **overrides,
+    }
+
 #: gunicorn's graceful_timeout is 20 s; a little more lets it stop its workers itself.
 STOP_TIMEOUT = 25.0
 

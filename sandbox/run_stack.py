@@ -24,7 +24,6 @@ its own, the others are stopped and the exit status is 1.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -37,7 +36,7 @@ from typing import NoReturn
 
 import requests
 
-from .backend import BackendServer
+from .backend import BackendServer, sandbox_app_env
 from .database import EmbeddedMongo
 from .demo_data import DEMO_EXPERIMENT_NAMES, DEMO_USERS, DemoDataError, load_demo_data
 from .idp.launcher import DEFAULT_USERS_FILE, IdpServer, SandboxIdp, SandboxIdpError
@@ -45,7 +44,6 @@ from .processes import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-ADMINS_GROUP = "urn:example:drift-monitor:admins"
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.5
 #: Printed once everything is up; tests wait for it.
@@ -253,12 +251,9 @@ def _run_until_stopped(config: Config, stack: ExitStack) -> NoReturn:
     idp = SandboxIdp(config.issuer)
 
     print(f"starting the API (gunicorn) on port {config.backend_port} ...", flush=True)
-    app_env = {
-        "APP_DATABASE_URI": uri,
-        "APP_DATABASE_NAME": config.database_name,
-        "APP_TRUSTED_OP_LIST": json.dumps([config.issuer]),
-        "APP_ADMIN_ENTITLEMENTS": os.environ.get("APP_ADMIN_ENTITLEMENTS") or json.dumps([ADMINS_GROUP]),
-    }
+    app_env = sandbox_app_env(uri, config.database_name, config.issuer)
+    if os.environ.get("APP_ADMIN_ENTITLEMENTS"):  # yours win over the sandbox administrators group
+        app_env["APP_ADMIN_ENTITLEMENTS"] = os.environ["APP_ADMIN_ENTITLEMENTS"]
     # No workers/threads: GUNICORN_* variables of the environment reach gunicorn unchanged.
     backend = BackendServer(app_env, port=config.backend_port, host=HOST, log_path=config.run_dir / "backend.log")
     stack.callback(backend.stop)

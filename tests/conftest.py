@@ -8,13 +8,13 @@ and validated over HTTP.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pymongo
 import pytest
 
 from factories import ADMINS_GROUP, API, USERS_GROUP, User, run_body
+from sandbox.backend import sandbox_app_env
 from sandbox.database import start_database
 from sandbox.idp.launcher import SandboxIdp, start_idp
 
@@ -42,13 +42,7 @@ def database_name(mongo_uri):
 @pytest.fixture
 def app_env(mongo_uri, idp, database_name) -> dict[str, str]:
     """The APP_* environment a deployment would set, pointing at this test's database."""
-    return {
-        "APP_DATABASE_URI": mongo_uri,
-        "APP_DATABASE_NAME": database_name,
-        "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
-        "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP]),
-        "APP_DATABASE_TIMEOUT_MS": "2000",
-    }
+    return sandbox_app_env(mongo_uri, database_name, idp.issuer, APP_DATABASE_TIMEOUT_MS="2000")
 
 
 @pytest.fixture

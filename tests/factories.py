@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sandbox.backend import SANDBOX_ADMINS_GROUP
+
 USERS_GROUP = "urn:example:drift-monitor:users"
-ADMINS_GROUP = "urn:example:drift-monitor:admins"
+ADMINS_GROUP = SANDBOX_ADMINS_GROUP
 API = "/api/v1"
 
 

@@ -18,8 +18,8 @@ import requests
 from drift_monitor import Client
 from urllib3.util import Retry
 
-from factories import ADMINS_GROUP, USERS_GROUP
-from sandbox.backend import start_backend
+from factories import USERS_GROUP
+from sandbox.backend import sandbox_app_env, start_backend
 
 #: Fail over quickly in tests that expect an outage.
 NO_RETRY = Retry(total=0, raise_on_status=False)
@@ -35,13 +35,7 @@ def database_name(mongo_uri):
 
 @pytest.fixture(scope="module")
 def app_env(mongo_uri, idp, database_name) -> dict[str, str]:
-    return {
-        "APP_DATABASE_URI": mongo_uri,
-        "APP_DATABASE_NAME": database_name,
-        "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
-        "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP]),
-        "APP_DATABASE_TIMEOUT_MS": "2000",
-    }
+    return sandbox_app_env(mongo_uri, database_name, idp.issuer, APP_DATABASE_TIMEOUT_MS="2000")
 
 
 @pytest.fixture(scope="module")
