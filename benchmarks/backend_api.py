@@ -36,7 +36,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -55,6 +54,8 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from _common import BenchmarkError, TimeLimitReached, arm_time_limit, elapsed_logger, machine_info, percentile, verdict  # noqa: E402
+
 from sandbox.backend import sandbox_app_env, start_backend  # noqa: E402
 from sandbox.database import EmbeddedMongo  # noqa: E402
 from sandbox.idp.launcher import start_idp  # noqa: E402
@@ -71,14 +72,6 @@ SEARCH_PAGES = [1, 3, 5, 8, 12]
 PAGE_SIZE = 50
 HTTP_TIMEOUT = 60
 SEED_BATCH = 5000
-
-
-class BenchmarkError(RuntimeError):
-    pass
-
-
-class TimeLimitReached(BaseException):
-    """Raised in the main thread by SIGALRM; a BaseException so nothing swallows it on the way out."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,14 +376,7 @@ def latency_summary(values: list[float]) -> dict:
             "min_ms": round(1000 * ordered[0], 2), "max_ms": round(1000 * ordered[-1], 2)}
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
 
 
 SIDE_LABELS = {
@@ -702,30 +688,6 @@ def with_uri_option(uri: str, option: str) -> str:
     return base + ("&" if "?" in base else ("?" if base.count("/") >= 3 else "/?")) + option
 
 
-def machine_info(mongo: pymongo.MongoClient, database_description: str, args) -> dict:
-    build = mongo.admin.command("buildInfo")
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host_cores": os.cpu_count(),
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name")), platform.processor()),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "database": f"{database_description}, reports MongoDB {build.get('version')}",
-        "pymongo": pymongo.version,
-        "gunicorn": importlib.metadata.version("gunicorn"),
-        "gunicorn_workers": args.workers,
-        "gunicorn_threads": args.threads,
-        "gunicorn_worker_class": "gthread",
-        "retryable_writes": args.retry_writes,
-    }
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
-
-
 def print_table(result: dict) -> None:
     ingest, search = result["ingest"], result["search"]
     print()
@@ -949,15 +911,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-
-    def log(message: str) -> None:
-        print(f"[{time.monotonic() - started:7.1f} s] {message}", flush=True)
-
-    def on_alarm(signum, frame):
-        raise TimeLimitReached(f"time limit of {args.time_limit} s reached")
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.time_limit)
+    log = elapsed_logger()
+    arm_time_limit(args.time_limit)
     stop = threading.Event()
     database_name = f"bench-{uuid.uuid4().hex[:12]}"
     command = "python benchmarks/backend_api.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -972,7 +927,9 @@ def main(argv=None) -> int:
             mongo = stack.enter_context(pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000,
                                                             appname="backend-benchmark"))
             stack.callback(lambda: mongo.drop_database(database_name))
-            info = machine_info(mongo, db_description, args)
+            info = {**machine_info(mongo, db_description), "gunicorn_workers": args.workers,
+                    "gunicorn_threads": args.threads, "gunicorn_worker_class": "gthread",
+                    "retryable_writes": args.retry_writes}
             idp = stack.enter_context(start_idp())
             log(f"sandbox identity provider at {idp.issuer}")
             app_env = sandbox_app_env(uri, database_name, idp.issuer)

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import importlib.metadata
 import json
 import logging
 import os
-import platform
 import random
 import shutil
 import signal
@@ -56,6 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 import drift_monitor  # noqa: E402
+from _common import BenchmarkError, TimeLimitReached, arm_time_limit, elapsed_logger, machine_info, percentile, verdict  # noqa: E402
 from drift_monitor import DEFAULT_RETRY, Client, DriftMonitor  # noqa: E402
 from drift_monitor._settings import MAX_CONNECT_TIMEOUT  # noqa: E402
 from drift_monitor._spool import Spool  # noqa: E402
@@ -70,27 +69,8 @@ MODEL = "model-1"
 HTTP_TIMEOUT = 60
 
 
-class BenchmarkError(RuntimeError):
-    pass
-
-
-class TimeLimitReached(BaseException):
-    """Raised in the main thread by SIGALRM; a BaseException so nothing swallows it on the way out."""
-
-
 # --------------------------------------------------------------------------------------------------
 # Helpers
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
 
 def summary_ms(seconds: list[float]) -> dict:
     ms = [s * 1000 for s in seconds]
@@ -124,27 +104,6 @@ def expected_connect_retry_sleep(retry: Retry) -> tuple[float, float]:
         low += min(retry.backoff_max, base)
         high += min(retry.backoff_max, base + retry.backoff_jitter)
     return low, high
-
-
-def machine_info(mongo: pymongo.MongoClient, db_description: str) -> dict:
-    build = mongo.admin.command("buildInfo")
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host_cores": os.cpu_count(),
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name")), platform.processor()),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "drift_monitor": drift_monitor.__version__,
-        "requests": requests.__version__,
-        "urllib3": urllib3.__version__,
-        "database": f"{db_description}, reports MongoDB {build.get('version')}",
-        "gunicorn": f"{importlib.metadata.version('gunicorn')}, 2 workers x 8 threads (gthread)",
-        "drift_monitor_env": {k: v for k, v in os.environ.items()
-                              if k.startswith("DRIFT_MONITOR_") and k not in ("DRIFT_MONITOR_TOKEN",
-                                                                              "DRIFT_MONITOR_MYTOKEN")},
-    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,10 +233,6 @@ def measure_down(args, token: str, work_dir: Path, log) -> dict:
 
 # --------------------------------------------------------------------------------------------------
 # Reporting
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
 
 DOWN_LABELS = {
     "closed_port": "closed port (connection refused), fresh spool",
@@ -430,15 +385,8 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-
-    def log(message: str) -> None:
-        print(f"[{time.monotonic() - started:7.1f} s] {message}", flush=True)
-
-    def on_alarm(signum, frame):
-        raise TimeLimitReached(f"time limit of {args.time_limit} s reached")
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.time_limit)
+    log = elapsed_logger()
+    arm_time_limit(args.time_limit)
     # The down-server blocks log a warning each; keep the output to our own lines.
     logging.getLogger("drift_monitor").setLevel(logging.ERROR)
     command = "python benchmarks/client_block.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -454,7 +402,13 @@ def main(argv=None) -> int:
             log(f"embedded SecantusDB {version} at {server.uri}")
             mongo = stack.enter_context(pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000))
             stack.callback(lambda: mongo.drop_database(database_name))
-            info = machine_info(mongo, f"embedded SecantusDB {version}")
+            info = {**machine_info(mongo, f"embedded SecantusDB {version}"),
+                    "gunicorn": f"{importlib.metadata.version('gunicorn')}, 2 workers x 8 threads (gthread)",
+                    "drift_monitor": drift_monitor.__version__, "requests": requests.__version__,
+                    "urllib3": urllib3.__version__,
+                    "drift_monitor_env": {k: v for k, v in os.environ.items()
+                                          if k.startswith("DRIFT_MONITOR_")
+                                          and k not in ("DRIFT_MONITOR_TOKEN", "DRIFT_MONITOR_MYTOKEN")}}
             idp = stack.enter_context(start_idp())
             log(f"sandbox identity provider at {idp.issuer}")
             app_env = sandbox_app_env(uri, database_name, idp.issuer)
