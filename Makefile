@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files re-run pip only when a requirements file changes.
-$(VENV)/.dev-installed: $(BIN)/python requirements-dev.txt backend/requirements.txt client/pyproject.toml
+$(VENV)/.dev-installed: $(BIN)/python requirements-dev.txt backend/requirements.txt frontend/requirements.txt client/pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
