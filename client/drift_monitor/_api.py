@@ -183,10 +183,10 @@ class Client:
         return _wrap(response.json())
 
     def _search(self, path: str, filter: Mapping[str, Any] | None, sort_by: str | None,
-                order_by: str | None) -> Iterator[Resource]:
+                order_by: str | None, extra_params: Mapping[str, Any] | None = None) -> Iterator[Resource]:
         page = 1
         while True:
-            params: dict[str, Any] = {"page": page, "page_size": PAGE_SIZE}
+            params: dict[str, Any] = {**(extra_params or {}), "page": page, "page_size": PAGE_SIZE}
             if sort_by:
                 params["sort_by"] = sort_by
             if order_by:
@@ -233,9 +233,14 @@ class Client:
         return self._json("POST", "/experiment", json_body=body)
 
     def search_experiments(self, filter: Mapping[str, Any] | None = None, *, sort_by: str | None = None,
-                           order_by: str | None = None) -> Iterator[Resource]:
-        """Every experiment you may read that matches ``filter`` (a MongoDB-style filter), all pages."""
-        return self._search("/experiment/search", filter, sort_by, order_by)
+                           order_by: str | None = None, with_stats: bool = False) -> Iterator[Resource]:
+        """Every experiment you may read that matches ``filter`` (a MongoDB-style filter), all pages.
+
+        ``with_stats=True`` adds ``stats`` to each: runs, completed, running, failed, drift_detected,
+        drift_rate and last_run_at.
+        """
+        extra = {"with_stats": "true"} if with_stats else None
+        return self._search("/experiment/search", filter, sort_by, order_by, extra)
 
     def get_experiment(self, experiment: str | Mapping[str, Any]) -> Resource:
         return self._json("GET", f"/experiment/{_id_of(experiment)}")
@@ -334,6 +339,95 @@ class Client:
             if column in frame:
                 frame[column] = pandas.to_datetime(frame[column], utc=True)
         return frame
+
+
+    # Overviews ---------------------------------------------------------------------------
+    # Filter keywords shared by these methods: since, until (datetime, date or ISO string; without a
+    # zone, UTC), models, tags, job_statuses (a string or a list), drift_type ("concept" | "data"),
+    # detected (bool).
+
+    def drift_summary(self, experiment: str | Mapping[str, Any], *, since: _Moment | None = None,
+                      until: _Moment | None = None, models: _Strings | None = None, tags: _Strings | None = None,
+                      job_statuses: _Strings | None = None, drift_type: str | None = None,
+                      detected: bool | None = None, interval: str = "auto",
+                      stuck_after_minutes: int | None = None) -> Resource:
+        """Run counts per time bucket and model, totals, drift rate and stuck runs of an experiment.
+
+        ``interval``: day, week, month or auto (at most 120 buckets). The window is widened to whole
+        UTC days; the answer's ``since``/``until`` say which.
+        """
+        params = _filter_params(since=since, until=until, models=models, tags=tags, job_statuses=job_statuses,
+                                drift_type=drift_type, detected=detected)
+        params["interval"] = interval
+        if stuck_after_minutes is not None:
+            params["stuck_after_minutes"] = int(stuck_after_minutes)
+        return self._overview(experiment, "summary", params)
+
+    def parameter_series(self, experiment: str | Mapping[str, Any], parameter: str, *, versus: str | None = None,
+                         points: int = 1000, **filters: Any) -> Resource:
+        """A numeric parameter (a dotted path such as ``data_drift.parameters.age.p_value``) over time.
+
+        More than ``points`` matching runs come back as time buckets with mean, min, max and count
+        (``downsampled``). With ``versus``, (x, y) pairs of two parameters, sampled beyond ``points``.
+        """
+        params = {**_filter_params(**filters), "parameter": parameter, "points": int(points)}
+        if versus is not None:
+            params["versus"] = versus
+        return self._overview(experiment, "series", params)
+
+    def feature_heatmap(self, experiment: str | Mapping[str, Any], *, result: str = "data_drift",
+                        statistic: str = "p_value", interval: str = "auto", max_features: int = 40,
+                        **filters: Any) -> Resource:
+        """Mean, min, max and detections of a per-feature statistic, per feature and time bucket."""
+        params = {**_filter_params(**filters), "result": result, "statistic": statistic, "interval": interval,
+                  "max_features": int(max_features)}
+        return self._overview(experiment, "heatmap", params)
+
+    def drift_facets(self, experiment: str | Mapping[str, Any], *, sample: int = 200) -> Resource:
+        """Models, tags, numeric parameter paths, features and statistics to offer in pickers."""
+        return self._overview(experiment, "facets", {"sample": int(sample)})
+
+    def _overview(self, experiment: str | Mapping[str, Any], name: str, params: dict[str, Any]) -> Resource:
+        response = self.request("GET", f"/experiment/{_id_of(experiment)}/drift/{name}", params=params)
+        # Nested objects too, so that ``summary.totals.runs`` reads like the JSON it mirrors.
+        return _wrap_deep(response.json())
+
+
+_Moment = dt.datetime | dt.date | str
+_Strings = str | Sequence[str]
+
+
+def _strings(value: _Strings | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _filter_params(*, since: _Moment | None = None, until: _Moment | None = None, models: _Strings | None = None,
+                   tags: _Strings | None = None, job_statuses: _Strings | None = None, drift_type: str | None = None,
+                   detected: bool | None = None) -> dict[str, Any]:
+    """Query arguments of the overviews' run filter; lists become repeated arguments."""
+    params: dict[str, Any] = {}
+    if since is not None:
+        params["since"] = _iso(since)
+    if until is not None:
+        params["until"] = _iso(until)
+    for name, values in (("model", models), ("tag", tags), ("job_status", job_statuses)):
+        if values is not None:
+            params[name] = _strings(values)
+    if drift_type is not None:
+        params["drift_type"] = drift_type
+    if detected is not None:
+        params["detected"] = "true" if detected else "false"
+    return params
+
+
+def _wrap_deep(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Resource({key: _wrap_deep(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_wrap_deep(item) for item in value]
+    return value
 
 
 def _wrap(value: Any) -> Any:
