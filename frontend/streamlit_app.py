@@ -1,6 +1,7 @@
 """Drift Monitoring dashboard: the frame around every page (navigation, account, experiment filters)."""
 
 import streamlit as st
+
 from dashboard import state, ui
 from dashboard.filters import Filters
 

@@ -1,8 +1,9 @@
 """Experiments: find one and see how its runs are doing, or create a new one."""
 
 import streamlit as st
-from dashboard import api, state, tables, ui
 from drift_monitor import Conflict, DriftMonitorError
+
+from dashboard import api, state, tables, ui
 
 PAGE_SIZE = 20
 SORTS = {

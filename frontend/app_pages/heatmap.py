@@ -1,6 +1,7 @@
 """Feature × time heatmap: a per-feature statistic of the filtered runs, bucket by bucket."""
 
 import streamlit as st
+
 from dashboard import api, charts, state, ui
 
 RESULTS = {"data_drift": "Data drift", "concept_drift": "Concept drift"}

@@ -1,6 +1,7 @@
 """Overview of an experiment: headline figures, the drift timeline and job health for the filtered runs."""
 
 import streamlit as st
+
 from dashboard import api, charts, state, tables, ui
 
 view = state.view()

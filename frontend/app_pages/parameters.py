@@ -1,6 +1,7 @@
 """Parameters explorer: any numeric parameter of the filtered runs, over time or against another one."""
 
 import streamlit as st
+
 from dashboard import api, charts, state, ui
 
 POINT_BUDGETS = [250, 500, 1000, 2500, 5000, 10000]

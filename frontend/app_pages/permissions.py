@@ -1,8 +1,9 @@
 """Permissions of an experiment: who may read, edit or manage it, and whether it is public (Manage only)."""
 
 import streamlit as st
-from dashboard import api, state, tables, ui
 from drift_monitor import DriftMonitorError
+
+from dashboard import api, state, tables, ui
 
 LEVELS = ["Read", "Edit", "Manage"]
 

@@ -1,6 +1,7 @@
 """Runs: the filtered drift runs as a table, one run in full, two runs compared, and an export."""
 
 import streamlit as st
+
 from dashboard import api, compare, state, tables, ui
 
 PAGE_SIZE = 50

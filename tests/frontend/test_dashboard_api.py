@@ -4,7 +4,6 @@ import base64
 import json
 
 import pytest
-from dashboard import api
 from drift_monitor import (
     AuthenticationError,
     ConfigurationError,
@@ -15,6 +14,8 @@ from drift_monitor import (
     TransportError,
     ValidationError,
 )
+
+from dashboard import api
 
 
 def jwt(claims: dict) -> str:

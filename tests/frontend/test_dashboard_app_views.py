@@ -13,9 +13,10 @@ import numpy
 import plotly.graph_objects as go
 import plotly.io
 import pytest
+from drift_monitor import Client
+
 from dashboard import api
 from dashboard.filters import Filters
-from drift_monitor import Client
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+
 from dashboard.filters import CUSTOM_RANGE, DEFAULT_RANGE, Filters
 
 TODAY = dt.date(2026, 11, 22)

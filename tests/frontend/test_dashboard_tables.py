@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from dashboard import tables
 
 RUNS = [
