@@ -5,6 +5,7 @@ Defaults suit a small machine (2 cores); GUNICORN_WORKERS and GUNICORN_THREADS o
 
 import logging
 import os
+import threading
 
 # Makes `autoapp` importable when gunicorn starts from the repository root.
 pythonpath = os.path.dirname(os.path.abspath(__file__))
@@ -24,8 +25,19 @@ preload_app = False
 
 
 def post_worker_init(worker):
-    """Create indexes when a worker starts, not on its first request; a down database only logs."""
-    try:
-        worker.wsgi.extensions["mongo"].db  # noqa: B018 — first use prepares the database
-    except Exception as error:  # the first request retries
-        logging.getLogger("gunicorn.error").warning("database not prepared at start-up: %s", error)
+    """Prepare the database (indexes, the one-time summaries build) when a worker starts, not on its
+    first request; a down database only logs."""
+
+    def prepare():
+        try:
+            worker.wsgi.extensions["mongo"].db  # noqa: B018 — first use prepares the database
+        except Exception as error:  # the first request retries
+            logging.getLogger("gunicorn.error").warning("database not prepared at start-up: %s", error)
+
+    # The first start on a large database rebuilds the drift summaries, which may outlast `timeout`:
+    # the worker keeps telling the arbiter it is alive, or it would be killed and the build restarted.
+    preparing = threading.Thread(target=prepare, name="prepare-database", daemon=True)
+    preparing.start()
+    while preparing.is_alive():
+        worker.notify()
+        preparing.join(timeout=max(1, timeout / 4))

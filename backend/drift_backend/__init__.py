@@ -7,11 +7,13 @@ import logging
 from flask import Flask
 from flask_swagger_ui import get_swaggerui_blueprint
 
+from .commands import rebuild_summaries
 from .extensions.auth import TokenValidator
 from .extensions.mongo import Mongo
 from .extensions.smorest import Api
 from .repositories.setup import prepare_database
 from .repositories.users import UserIdCache
+from .resources.drift_analytics.routes import blp as drift_analytics_blp
 from .resources.drifts.routes import blp as drifts_blp
 from .resources.entitlements.routes import blp as entitlements_blp
 from .resources.experiments.routes import blp as experiments_blp
@@ -24,7 +26,7 @@ API_PREFIX = f"/api/{API_VERSION}"
 MAX_REQUEST_BYTES = 1024 * 1024
 
 # Docs tag order: what a new user meets first.
-VERSIONED_BLUEPRINTS = (users_blp, entitlements_blp, experiments_blp, drifts_blp)
+VERSIONED_BLUEPRINTS = (users_blp, entitlements_blp, experiments_blp, drifts_blp, drift_analytics_blp)
 
 API_DESCRIPTION = """\
 Drift Monitoring keeps the drift-detection runs that training and inference jobs report.
@@ -35,6 +37,8 @@ Anonymous callers may read public experiments. Search bodies are MongoDB-style f
 restricted to an allowlist of fields and operators; results are paginated with
 `page`/`page_size` and described in the `X-Pagination` header.
 `/api/latest/…` is an alias of the current version (`/api/v1/…`).
+Overviews (`/experiment/{id}/drift/summary`, `/series`, `/heatmap`, `/facets`) aggregate an
+experiment's runs on the server, so dashboards never page through every run.
 Errors are JSON: `{code, status, message, errors}`.
 """
 
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(get_swaggerui_blueprint("/api/docs", f"{API_PREFIX}/openapi.json",
                                                    config={"app_name": "Drift Monitoring API"}))
 
+    app.cli.add_command(rebuild_summaries)
     app.wsgi_app = LatestVersionAlias(app.wsgi_app)
     return app
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..errors import Conflict, NotFound
 from . import Page, current_db, find_page, utc_now
+from .summaries import DriftSummaries
 
 # Bumped when the stored shape of a run changes. 2.0: structured concept/data drift results.
 SCHEMA_VERSION = "2.0.0"
@@ -23,8 +24,9 @@ ALLOWED_PREVIOUS_STATUS = {
     "Completed": ["Running", "Completed"],
     "Failed": ["Running", "Failed"],
 }
-# A PATCH re-reads the run when another writer changed it in between; this bounds the retries.
-PATCH_ATTEMPTS = 5
+# A change (PUT, PATCH, DELETE) re-reads the run when another writer changed it in between;
+# this bounds the retries.
+WRITE_ATTEMPTS = 5
 
 
 def create_indexes(db: Database) -> None:
@@ -32,7 +34,17 @@ def create_indexes(db: Database) -> None:
     db.drifts.create_index(
         [("experiment_id", ASCENDING), ("model", ASCENDING), ("created_at", DESCENDING)], name="experiment_model_time"
     )
-    db.drifts.create_index([("experiment_id", ASCENDING), ("job_status", ASCENDING)], name="experiment_status")
+    # Also serves the stuck-runs query (Running, created before a time) of the drift summary.
+    db.drifts.create_index(
+        [("experiment_id", ASCENDING), ("job_status", ASCENDING), ("created_at", ASCENDING)],
+        name="experiment_status_time",
+    )
+    # Superseded by experiment_status_time, whose prefix it is.
+    if "experiment_status" in db.drifts.index_information():
+        try:
+            db.drifts.drop_index("experiment_status")
+        except OperationFailure:  # another process dropped it first
+            pass
     db.drifts.create_index([("tags", ASCENDING)], name="tags")
 
 
@@ -47,6 +59,7 @@ def with_derived_fields(run: dict) -> dict:
 class DriftRuns:
     def __init__(self, db: Database):
         self._drifts = db.drifts
+        self._summaries = DriftSummaries(db)
 
     @classmethod
     def from_app(cls) -> DriftRuns:
@@ -72,8 +85,9 @@ class DriftRuns:
         except DuplicateKeyError:
             existing = self._drifts.find_one({"_id": run["_id"]})
             if existing is not None and existing["experiment_id"] == experiment_id and _content(existing) == _content(run):
-                return existing, False
+                return existing, False  # a replay: already counted
             raise Conflict(f"a drift run with id {run['_id']!r} already exists with other content") from None
+        self._summaries.added(run)
         return run, True
 
     def get(self, experiment_id: str, run_id: str) -> dict:
@@ -90,57 +104,68 @@ class DriftRuns:
     def replace(self, experiment_id: str, run_id: str, fields: dict) -> dict:
         """Replace what the run says (PUT): results not sent are removed."""
         content = with_derived_fields(dict(fields))
-        absent = {field: "" for field in RESULT_FIELDS if content.get(field) is None}
+        absent = [field for field in RESULT_FIELDS if content.get(field) is None]
         for field in absent:
             content.pop(field, None)
-        update = {"$set": {**content, "updated_at": utc_now()}}
-        if absent:
-            update["$unset"] = absent
-        return self._guarded_update(experiment_id, run_id, content["job_status"], update, {})
+
+        def replaced(current: dict) -> tuple[dict, dict]:
+            update: dict = {"$set": content}
+            if absent:
+                update["$unset"] = dict.fromkeys(absent, "")
+            return {**_without(current, absent), **content}, update
+
+        return self._change(experiment_id, run_id, replaced)
 
     def update(self, experiment_id: str, run_id: str, fields: dict) -> dict:
         """Change some of what the run says (PATCH)."""
-        for _ in range(PATCH_ATTEMPTS):
-            current = self.get(experiment_id, run_id)
+
+        def patched(current: dict) -> tuple[dict, dict]:
             merged = with_derived_fields({**_content(current), **fields})
             changes = {key: value for key, value in merged.items() if key in fields or key == "drift_detected"}
-            # Matching the read `updated_at` makes a concurrent change send us round again.
-            run = self._guarded_update(
-                experiment_id, run_id, merged["job_status"],
-                {"$set": {**changes, "updated_at": utc_now()}},
-                {"updated_at": current["updated_at"]},
-                missing_is_race=True,
-            )
-            if run is not None:
-                return run
-        raise Conflict(f"drift run {run_id!r} kept changing; try again")
+            return {**current, **changes}, {"$set": changes}
+
+        return self._change(experiment_id, run_id, patched)
 
     def delete(self, experiment_id: str, run_id: str) -> None:
-        if self._drifts.delete_one({"_id": run_id, "experiment_id": experiment_id}).deleted_count == 0:
-            raise NotFound("drift run", run_id)
+        for _ in range(WRITE_ATTEMPTS):
+            current = self.get(experiment_id, run_id)
+            # Guarded like a change, so the counters lose exactly the state that was deleted.
+            guard = {"_id": run_id, "experiment_id": experiment_id, "updated_at": current["updated_at"]}
+            if self._drifts.delete_one(guard).deleted_count:
+                self._summaries.removed(current)
+                return
+        raise Conflict(f"drift run {run_id!r} kept changing; try again")
 
-    def _guarded_update(self, experiment_id, run_id, new_status, update, extra_filter, missing_is_race=False):
-        query = {
-            "_id": run_id,
-            "experiment_id": experiment_id,
-            "job_status": {"$in": ALLOWED_PREVIOUS_STATUS[new_status]},
-            **extra_filter,
-        }
-        # update_one then a read by _id, rather than find_one_and_update: the embedded
-        # development server scans the whole collection for the latter (1.7 s per call at
-        # 100,000 runs, see benchmarks/); on MongoDB both are index lookups.
-        if self._drifts.update_one(query, update).matched_count:
-            return self.get(experiment_id, run_id)
-        # Nothing matched: tell a missing run from a finished one (or, for PATCH, a concurrent change).
-        current = self.get(experiment_id, run_id)
-        if current["job_status"] not in ALLOWED_PREVIOUS_STATUS[new_status]:
-            raise Conflict(
-                f"drift run {run_id!r} is already {current['job_status']}; its job status cannot become {new_status}"
-            )
-        if missing_is_race:
-            return None
-        raise Conflict(f"drift run {run_id!r} changed while it was being updated; try again")
+    def _change(self, experiment_id: str, run_id: str, change) -> dict:
+        """Read the run, apply `change(current) -> (new run, update)` if no other writer came in between.
+
+        Knowing the replaced state is what lets the counters move the run from its old key to its new one.
+        """
+        for _ in range(WRITE_ATTEMPTS):
+            current = self.get(experiment_id, run_id)
+            run, update = change(current)
+            new_status = run["job_status"]
+            if current["job_status"] not in ALLOWED_PREVIOUS_STATUS[new_status]:
+                raise Conflict(
+                    f"drift run {run_id!r} is already {current['job_status']}; its job status cannot become {new_status}"
+                )
+            # Strictly later than the read version, so that two writes in one millisecond still
+            # differ and the guard below sees every concurrent change.
+            run["updated_at"] = max(utc_now(), current["updated_at"] + timedelta(milliseconds=1))
+            update["$set"] = {**update["$set"], "updated_at": run["updated_at"]}
+            guard = {"_id": run_id, "experiment_id": experiment_id, "updated_at": current["updated_at"]}
+            # update_one rather than find_one_and_update: the embedded development server scans the
+            # whole collection for the latter (1.7 s per call at 100,000 runs, see benchmarks/).
+            # The guard makes the result exactly `run`, so it is not read back.
+            if self._drifts.update_one(guard, update).matched_count:
+                self._summaries.changed(current, run)
+                return run
+        raise Conflict(f"drift run {run_id!r} kept changing; try again")
 
 
 def _content(run: dict) -> dict:
     return {field: run[field] for field in CONTENT_FIELDS if field in run}
+
+
+def _without(run: dict, fields: list[str]) -> dict:
+    return {key: value for key, value in run.items() if key not in fields}

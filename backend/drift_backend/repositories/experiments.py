@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict, NotFound
 from . import Page, current_db, find_page, utc_now
+from .summaries import DriftSummaries
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Experiments:
         return experiment
 
     def delete(self, experiment_id: str) -> None:
-        """Delete the experiment and all its drift runs; safe to repeat after an error."""
+        """Delete the experiment, its drift runs and their summaries; safe to repeat after an error."""
         marked = self._experiments.update_one({"_id": experiment_id}, {"$set": {"deleting": utc_now()}})
         if marked.matched_count == 0:
             raise NotFound("experiment", experiment_id)
@@ -89,4 +90,7 @@ class Experiments:
 
     def _finish_deletion(self, experiment_id: str) -> None:
         self._db.drifts.delete_many({"experiment_id": experiment_id})
+        # After the runs, so that the counters of runs written while they were being deleted go too
+        # (a write later still leaves a stray counter, which `rebuild-summaries` removes).
+        DriftSummaries(self._db).remove_experiment(experiment_id)
         self._experiments.delete_one({"_id": experiment_id})

@@ -1,8 +1,8 @@
-"""Prepares a database for the API: indexes, and deletions an earlier process left half-done."""
+"""Prepares a database for the API: indexes, deletions an earlier process left half-done, drift summaries."""
 
 from pymongo.database import Database
 
-from . import drifts, experiments, users
+from . import drifts, experiments, summaries, users
 
 
 def prepare_database(db: Database) -> None:
@@ -10,4 +10,7 @@ def prepare_database(db: Database) -> None:
     users.create_indexes(db)
     experiments.create_indexes(db)
     drifts.create_indexes(db)
+    summaries.create_indexes(db)
     experiments.Experiments(db).finish_interrupted_deletions()
+    # Once per database (guarded across processes): counters for runs stored before they existed.
+    summaries.ensure_built(db)

@@ -7,13 +7,14 @@ from ...extensions.smorest import Access, Blueprint
 from ...permissions import Level, level_on, managed_filter, readable_filter, require_level, resolve_caller
 from ...query_language import referenced_fields
 from ...repositories.experiments import Experiments
+from ...repositories.summaries import DriftSummaries
 from ..common import search_page
 from .schemas import (
     ExperimentCreateSchema,
     ExperimentFilterSchema,
     ExperimentPatchSchema,
     ExperimentSchema,
-    ExperimentSortArgsSchema,
+    ExperimentSearchArgsSchema,
 )
 
 blp = Blueprint("experiments", __name__, url_prefix="/experiment", description="Experiments and their permissions")
@@ -54,23 +55,27 @@ class ExperimentViews(MethodView):
 @blp.route("/search")
 class ExperimentSearchViews(MethodView):
     @blp.access(Access.ANYONE)
-    @blp.arguments(ExperimentSortArgsSchema, location="query")
+    @blp.arguments(ExperimentSearchArgsSchema, location="query")
     @blp.arguments(ExperimentFilterSchema)
     @blp.response(200, ExperimentSchema(many=True))
     @blp.paginate()
-    def post(self, sort_args, experiment_filter, pagination_parameters):
+    def post(self, search_args, experiment_filter, pagination_parameters):
         """Search the experiments you may read
 
         Public experiments, those you hold a permission on, or all for administrators.
         Conditions on `permissions.*` match only among experiments you manage.
+        With `with_stats=true` each experiment carries `stats` of its drift runs.
         """
         caller = resolve_caller()
         visible = {"$and": [experiment_filter, readable_filter(caller)]}
         # Permission lists are for managers only; a filter on them must not reveal them to others.
         if any(field.startswith("permissions") for field in referenced_fields(experiment_filter)):
             visible["$and"].append(managed_filter(caller))
-        experiments, total = Experiments.from_app().search(search_page(visible, sort_args, pagination_parameters))
+        experiments, total = Experiments.from_app().search(search_page(visible, search_args, pagination_parameters))
         pagination_parameters.item_count = total
+        if search_args["with_stats"]:
+            stats = DriftSummaries.from_app().experiment_stats(experiment["_id"] for experiment in experiments)
+            experiments = [{**experiment, "stats": stats[experiment["_id"]]} for experiment in experiments]
         return [_as_seen_by(caller, experiment) for experiment in experiments]
 
 

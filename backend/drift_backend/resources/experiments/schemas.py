@@ -5,7 +5,7 @@ from marshmallow import validate
 
 from ...permissions import LEVEL_LABELS
 from ...query_language import EXPERIMENT_FIELDS
-from ..common import ResourceSchema, search_filter_schema, sort_args_schema
+from ..common import ResourceSchema, UtcDateTime, search_filter_schema, sort_args_schema
 
 MAX_PERMISSIONS = 200
 
@@ -35,6 +35,19 @@ _name = dict(
 _permissions = dict(validate=[validate.Length(max=MAX_PERMISSIONS), _check_permissions])
 
 
+class ExperimentStatsSchema(ma.Schema):
+    """Counts of an experiment's drift runs, from the stored per-day summaries."""
+
+    runs = ma.fields.Integer()
+    completed = ma.fields.Integer()
+    running = ma.fields.Integer()
+    failed = ma.fields.Integer()
+    drift_detected = ma.fields.Integer(metadata={"description": "runs with drift_detected true"})
+    drift_rate = ma.fields.Float(allow_none=True, metadata={
+        "description": "Completed runs with drift detected / Completed runs; null without Completed runs"})
+    last_run_at = UtcDateTime(allow_none=True, metadata={"description": "creation time of the latest run"})
+
+
 class ExperimentSchema(ResourceSchema):
     name = ma.fields.String()
     description = ma.fields.String()
@@ -43,6 +56,8 @@ class ExperimentSchema(ResourceSchema):
         ma.fields.Nested(PermissionSchema),
         metadata={"description": "returned to callers who hold Manage on the experiment"},
     )
+    stats = ma.fields.Nested(ExperimentStatsSchema, dump_only=True,
+                             metadata={"description": "only in searches with `with_stats=true`"})
 
 
 class ExperimentCreateSchema(ma.Schema):
@@ -72,3 +87,8 @@ class ExperimentPatchSchema(ExperimentCreateSchema):
 
 ExperimentFilterSchema = search_filter_schema("experiment", EXPERIMENT_FIELDS)
 ExperimentSortArgsSchema = sort_args_schema(EXPERIMENT_FIELDS)
+
+
+class ExperimentSearchArgsSchema(ExperimentSortArgsSchema):
+    with_stats = ma.fields.Boolean(load_default=False, metadata={
+        "description": "add `stats` (run counts, drift rate, last run) to each experiment"})

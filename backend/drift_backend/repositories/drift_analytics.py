@@ -1,0 +1,651 @@
+"""Overviews of an experiment's drift runs: counts over time, a parameter's series, a feature heatmap, facets.
+
+The summary reads the per-day counters (`summaries.py`), never the runs, except for a tag filter (tags
+are not part of a counter's key) and the indexed stuck-runs query. The heatmap and downsampled series
+read the per-day digests of the same documents when the filter is one they are kept by (time in whole
+days, model, drift_detected); otherwise, and for exact points, they aggregate the runs on the server.
+Either way they return a bounded number of points or cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bson.decimal128 import Decimal128
+from pymongo.database import Database
+
+from . import current_db, utc_now
+from .summaries import (
+    DIGEST_MAX_DEPTH,
+    DIGEST_ROOTS,
+    FEATURE_FLAGS,
+    FEATURES_KEY,
+    DriftSummaries,
+    decode_path,
+    digest_key,
+    drift_rate,
+    encode_path,
+    group_runs,
+    utc_day,
+)
+
+INTERVALS = ("day", "week", "month")
+# `auto` picks the smallest interval that gives at most this many buckets.
+MAX_BUCKETS = 120
+RESULT_FIELDS = {"concept": "concept_drift", "data": "data_drift"}
+COUNTERS = ("runs", "running", "completed", "failed", "drift_detected", "concept_detected",
+            "concept_not_detected", "data_detected", "data_not_detected")
+STUCK_RUNS_SHOWN = 20
+# Stuck runs are counted up to this many; a healthy experiment has a handful.
+STUCK_RUNS_COUNTED = 10_000
+# Facet discovery stops descending into parameters below this depth, and after this many paths.
+FACET_MAX_DEPTH = 8
+FACET_MAX_PATHS = 1_000
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs an overview covers. Every condition is optional; lists match any of their values,
+    except `tags`, which a run must all carry."""
+
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    models: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    job_statuses: tuple[str, ...] = ()
+    drift_type: str | None = None  # "concept" | "data"
+    detected: bool | None = None
+
+    def whole_days(self) -> RunFilter:
+        """The same filter with its time window widened to whole UTC days, as the counters are kept."""
+        until = self.until
+        if until is not None and until != utc_day(until):
+            until = utc_day(until) + timedelta(days=1)
+        return replace(self, since=utc_day(self.since) if self.since else None, until=until)
+
+    def runs_query(self, experiment_id: str) -> dict:
+        query: dict = {"experiment_id": experiment_id}
+        window = {}
+        if self.since is not None:
+            window["$gte"] = self.since
+        if self.until is not None:
+            window["$lt"] = self.until
+        if window:
+            query["created_at"] = window
+        if self.models:
+            query["model"] = {"$in": list(self.models)}
+        if self.job_statuses:
+            query["job_status"] = {"$in": list(self.job_statuses)}
+        if self.tags:
+            query["tags"] = {"$all": list(self.tags)}
+        if self.drift_type is not None:
+            outcome = f"{RESULT_FIELDS[self.drift_type]}.drift"
+            query[outcome] = self.detected if self.detected is not None else {"$in": [True, False]}
+        elif self.detected is not None:
+            query["drift_detected"] = self.detected
+        return query
+
+    def match_stages(self, experiment_id: str, extra: dict | None = None) -> list[dict]:
+        """`$match` stages selecting these runs (and `extra` conditions): first what an index serves, then the rest.
+
+        The embedded development server scans the whole collection as soon as a query holds a condition its
+        index does not cover; a first stage of index-served conditions alone keeps it to the experiment's
+        runs in the window. MongoDB merges consecutive `$match` stages and plans them as one.
+        """
+        query = {**self.runs_query(experiment_id), **(extra or {})}
+        served = ("experiment_id", "created_at") if "created_at" in query else ("experiment_id", "model")
+        first = {field: condition for field, condition in query.items() if field in served}
+        rest = {field: condition for field, condition in query.items() if field not in served}
+        return [{"$match": first}, *([{"$match": rest}] if rest else [])]
+
+    def digest_keys(self) -> list[str] | None:
+        """The `stats` entries (by drift_detected) holding these runs' digests; None when the digests are
+        not split by what this filter selects on (tags, job status, a result's outcome)."""
+        if self.tags or self.job_statuses or self.drift_type is not None:
+            return None
+        return [digest_key(self.detected)] if self.detected is not None else [digest_key(value)
+                                                                             for value in (True, False, None)]
+
+    def matches_counter(self, row: dict) -> bool:
+        """Whether a counter (or a summary-shaped row) counts runs this filter selects; ignores tags."""
+        if self.since is not None and row["day"] < utc_day(self.since):
+            return False
+        if self.until is not None and row["day"] >= self.until:
+            return False
+        if self.models and row["model"] not in self.models:
+            return False
+        if self.job_statuses and row["job_status"] not in self.job_statuses:
+            return False
+        if self.drift_type is not None:
+            outcome = row[self.drift_type]
+            return outcome is not None if self.detected is None else outcome is self.detected
+        return self.detected is None or row["drift_detected"] is self.detected
+
+
+# Intervals -----------------------------------------------------------------------------------
+
+
+def bucket_start(day: datetime, interval: str) -> datetime:
+    """Start of the day, ISO week (Monday) or calendar month that `day` falls in."""
+    day = utc_day(day)
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def bucket_count(first: datetime, last: datetime, interval: str) -> int:
+    first, last = bucket_start(first, interval), bucket_start(last, interval)
+    if interval == "month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return (last - first).days // (7 if interval == "week" else 1) + 1
+
+
+def choose_interval(requested: str, first: datetime | None, last: datetime | None) -> str:
+    if requested != "auto":
+        return requested
+    if first is None or last is None:
+        return "day"
+    for interval in INTERVALS:
+        if bucket_count(first, last, interval) <= MAX_BUCKETS:
+            return interval
+    return INTERVALS[-1]
+
+
+def _span(run_filter: RunFilter, days: list[datetime]) -> tuple[datetime | None, datetime | None]:
+    """First and last day an overview covers: the filter's window, else the data's."""
+    first = run_filter.since or (min(days) if days else None)
+    last = run_filter.until - timedelta(milliseconds=1) if run_filter.until else (max(days) if days else None)
+    if first is None or last is None:
+        first = last = first or last
+    return first, last
+
+
+def digest_location(parameter: str) -> tuple[str, str] | None:
+    """Where a dotted parameter path's digest is kept: (root, encoded path); None when it is not kept."""
+    for root in sorted(DIGEST_ROOTS, key=len, reverse=True):
+        if parameter.startswith(f"{root}."):
+            segments = parameter[len(root) + 1:].split(".")
+            return (root, encode_path(segments)) if len(segments) <= DIGEST_MAX_DEPTH else None
+    return None
+
+
+def _number(value) -> float:
+    return float(value.to_decimal()) if isinstance(value, Decimal128) else float(value)
+
+
+class DriftAnalytics:
+    def __init__(self, db: Database):
+        self._db = db
+        self._drifts = db.drifts
+        self._summaries = DriftSummaries(db)
+
+    @classmethod
+    def from_app(cls) -> DriftAnalytics:
+        return cls(current_db())
+
+    # Summary ------------------------------------------------------------------------------
+
+    def summary(self, experiment_id: str, run_filter: RunFilter, interval: str = "auto",
+                stuck_after: timedelta = timedelta(hours=6)) -> dict:
+        days = run_filter.whole_days()
+        counters = self._summaries.rows(experiment_id)
+        models = sorted({row["model"] for row in counters if row.get("model") is not None})
+        if days.tags:
+            rows, source = group_runs(self._db, days.match_stages(experiment_id)), "runs"
+        else:
+            rows, source = [row for row in counters if days.matches_counter(row)], "summaries"
+
+        interval = choose_interval(interval, *_span(days, [row["day"] for row in rows]))
+        totals = dict.fromkeys(COUNTERS, 0)
+        completed_detected = 0
+        buckets: dict[tuple, dict] = {}
+        first_run_at = last_run_at = None
+        for row in rows:
+            counts = _counts(row)
+            bucket = buckets.setdefault((bucket_start(row["day"], interval), row["model"]),
+                                        dict.fromkeys(COUNTERS, 0))
+            for name, count in counts.items():
+                bucket[name] += count
+                totals[name] += count
+            if row["job_status"] == "Completed" and row["drift_detected"] is True:
+                completed_detected += row["runs"]
+            if row["runs"] > 0:
+                first_run_at = _earliest(first_run_at, row.get("first_created_at"))
+                last_run_at = _latest(last_run_at, row.get("last_created_at"))
+
+        stuck_runs = self._stuck_runs(experiment_id, run_filter.models, stuck_after)
+        totals.update(
+            drift_rate=drift_rate(completed_detected, totals["completed"]),
+            first_run_at=first_run_at,
+            last_run_at=last_run_at,
+            stuck=len(stuck_runs),
+        )
+        return {
+            "interval": interval,
+            "since": days.since,
+            "until": days.until,
+            "source": source,
+            "totals": totals,
+            "buckets": [
+                {"start": start, "model": model, **counts}
+                for (start, model), counts in sorted(buckets.items())
+                if any(counts.values())
+            ],
+            "models": models,
+            "stuck_runs": [{"_id": run["_id"], "model": run.get("model"), "created_at": run["created_at"]}
+                           for run in stuck_runs[:STUCK_RUNS_SHOWN]],
+        }
+
+    def _stuck_runs(self, experiment_id: str, models: tuple[str, ...], stuck_after: timedelta) -> list[dict]:
+        """Runs still Running that started before `stuck_after` ago, oldest first."""
+        # Served by the (experiment_id, job_status, created_at) index. The model condition is applied
+        # here rather than in the query: with it, the embedded server plans a scan of every run.
+        # Unsorted on the server, which would sort every matching run.
+        query = {"experiment_id": experiment_id, "job_status": "Running",
+                 "created_at": {"$lt": utc_now() - stuck_after}}
+        cursor = self._drifts.find(query, {"model": 1, "created_at": 1}).limit(STUCK_RUNS_COUNTED)
+        runs = [run for run in cursor if not models or run.get("model") in models]
+        return sorted(runs, key=lambda run: (run["created_at"], run["_id"]))
+
+    # Series -------------------------------------------------------------------------------
+
+    def series(self, experiment_id: str, run_filter: RunFilter, parameter: str, points: int) -> dict:
+        """A numeric parameter over time: every run's value, or at most `points` time-bucket aggregates.
+
+        More matching runs than `points` are summarised from the daily digests when the filter allows
+        (whole UTC days), else by aggregating the runs.
+        """
+        keys, location = run_filter.digest_keys(), digest_location(parameter)
+        if keys is not None and location is not None:
+            days = run_filter.whole_days()
+            root, name = location
+            entries = self._digest_entries(experiment_id, days, keys, root, name)
+            if entries is not None and sum(entry["n"] for entry in entries) > points:
+                return _series_of_digests(parameter, days, entries, points)
+        return self._series_of_runs(experiment_id, run_filter, parameter, points)
+
+    def _digest_entries(self, experiment_id: str, days: RunFilter, keys: list[str], root: str,
+                        name: str | None = None) -> list[dict] | None:
+        """The non-empty digests below `root` (only the one at encoded path `name`, if given) under the
+        drift_detected `keys` of the days and models `days` selects, as {day, model, drift_detected, path,
+        n, sum, min, max, det}; None when one of those days has runs whose numbers are not all digested."""
+        fields = [f"{key}.{root}" + (f".{name}" if name else "") for key in keys]
+        entries = []
+        for document in self._summaries.digests(experiment_id, days.since, days.until, fields):
+            # Models are matched here: the (experiment_id, day) index serves the query without them.
+            if days.models and document.get("model") not in days.models:
+                continue
+            if document.get("incomplete", 0) > 0:
+                return None
+            for key in keys:
+                node = (document.get("stats") or {}).get(key)
+                for part in root.split("."):
+                    node = node.get(part) if isinstance(node, dict) else None
+                if not isinstance(node, dict):
+                    continue
+                for path, digest in ({name: node.get(name)} if name else node).items():
+                    if isinstance(digest, dict) and digest.get("n", 0) > 0:
+                        entries.append({"day": document["day"], "model": document.get("model"),
+                                        "drift_detected": key == "true", "path": path, **digest})
+        return entries
+
+    def _series_of_runs(self, experiment_id: str, run_filter: RunFilter, parameter: str, points: int) -> dict:
+        value = f"${parameter}"
+        result = {"parameter": parameter, "versus": None, "matched": 0, "downsampled": False, "points": [],
+                  "source": "runs", "since": run_filter.since, "until": run_filter.until}
+        first, last = self._time_range(experiment_id, run_filter)
+        if first is None:
+            return result
+        bucket_total = max(1, points // 2)
+        width_ms = max(1, math.ceil((last - first) / timedelta(milliseconds=1) / bucket_total) + 1)
+        # The range comes from the counters, which may be wider than the matching runs; clamping keeps
+        # a run outside it (written after the range was read) in the first or last bucket.
+        offset = {"$floor": {"$divide": [{"$subtract": ["$created_at", first]}, width_ms]}}
+        bucket = {"$min": [bucket_total - 1, {"$max": [0, offset]}]}
+        detected = {"$eq": ["$drift_detected", True]}
+        pipeline = [
+            *run_filter.match_stages(experiment_id, {"$expr": {"$isNumber": value}}),
+            {"$project": {"created_at": 1, "model": 1, "drift_detected": detected, "value": value}},
+            # One pass over the runs serves both answers: the runs themselves when few, else the buckets.
+            {"$facet": {
+                "runs": [{"$limit": points + 1}],
+                "buckets": [{"$group": {
+                    "_id": {"bucket": bucket, "drift_detected": "$drift_detected"},
+                    "count": {"$sum": 1},
+                    "mean": {"$avg": "$value"},
+                    "min": {"$min": "$value"},
+                    "max": {"$max": "$value"},
+                    "created_at": {"$min": "$created_at"},
+                    "models": {"$addToSet": "$model"},
+                    "run_id": {"$max": "$_id"},
+                }}],
+            }},
+        ]
+        facets = next(self._drifts.aggregate(pipeline))
+        if len(facets["runs"]) <= points:
+            result["points"] = sorted(
+                ({"created_at": run["created_at"], "value": _number(run["value"]), "min": _number(run["value"]),
+                  "max": _number(run["value"]), "count": 1, "drift_detected": run["drift_detected"],
+                  "model": run.get("model"), "run_id": run["_id"]} for run in facets["runs"]),
+                key=lambda point: (point["created_at"], point["run_id"]),
+            )
+            result["matched"] = len(result["points"])
+            return result
+        result["downsampled"] = True
+        result["points"] = sorted(
+            ({"created_at": group["created_at"], "value": _number(group["mean"]), "min": _number(group["min"]),
+              "max": _number(group["max"]), "count": group["count"], "drift_detected": group["_id"]["drift_detected"],
+              "model": group["models"][0] if len(group["models"]) == 1 else None,
+              "run_id": group["run_id"] if group["count"] == 1 else None} for group in facets["buckets"]),
+            key=lambda point: (point["created_at"], point["drift_detected"]),
+        )
+        result["matched"] = sum(point["count"] for point in result["points"])
+        return result
+
+    def versus(self, experiment_id: str, run_filter: RunFilter, parameter: str, versus: str, points: int) -> dict:
+        """Two numeric parameters of the same runs: all pairs, or a uniform random sample of `points`."""
+        x, y = f"${parameter}", f"${versus}"
+        pipeline = [
+            *run_filter.match_stages(experiment_id, {"$expr": {"$and": [{"$isNumber": x}, {"$isNumber": y}]}}),
+            {"$project": {"created_at": 1, "model": 1, "drift_detected": {"$eq": ["$drift_detected", True]},
+                          "x": x, "y": y}},
+            {"$facet": {
+                "runs": [{"$limit": points + 1}],
+                "sample": [{"$sample": {"size": points}}],
+                "matched": [{"$count": "runs"}],
+            }},
+        ]
+        facets = next(self._drifts.aggregate(pipeline))
+        matched = facets["matched"][0]["runs"] if facets["matched"] else 0
+        downsampled = len(facets["runs"]) > points
+        runs = facets["sample"] if downsampled else facets["runs"]
+        return {
+            "parameter": parameter,
+            "versus": versus,
+            "matched": matched,
+            "downsampled": downsampled,
+            "points": sorted(
+                ({"x": _number(run["x"]), "y": _number(run["y"]), "created_at": run["created_at"],
+                  "drift_detected": run["drift_detected"], "model": run.get("model"), "run_id": run["_id"]}
+                 for run in runs),
+                key=lambda point: (point["created_at"], point["run_id"]),
+            ),
+        }
+
+    def _time_range(self, experiment_id: str, run_filter: RunFilter) -> tuple[datetime | None, datetime | None]:
+        """When the filtered runs happened: the filter's window, narrowed by the counters' first and last runs."""
+        rows = [row for row in self._summaries.rows(experiment_id) if replace(run_filter, since=None, until=None)
+                .matches_counter(row)]
+        firsts = [row["first_created_at"] for row in rows if row.get("first_created_at")]
+        lasts = [row["last_created_at"] for row in rows if row.get("last_created_at")]
+        if not firsts:
+            # No counters (e.g. a run written just before a crash): ask the runs themselves.
+            bounds = list(self._drifts.aggregate([
+                *run_filter.match_stages(experiment_id),
+                {"$group": {"_id": None, "first": {"$min": "$created_at"}, "last": {"$max": "$created_at"}}},
+            ]))
+            if not bounds:
+                return None, None
+            firsts, lasts = [bounds[0]["first"]], [bounds[0]["last"]]
+        first = max(min(firsts), run_filter.since) if run_filter.since else min(firsts)
+        last = max(lasts)
+        if run_filter.until is not None:
+            last = min(last, run_filter.until)
+        return first, max(first, last)
+
+    # Heatmap ------------------------------------------------------------------------------
+
+    def heatmap(self, experiment_id: str, run_filter: RunFilter, result: str, statistic: str,
+                interval: str = "auto", max_features: int = 40) -> dict:
+        """One cell per (feature, time bucket) of a per-feature statistic in `result`.parameters.
+
+        From the daily digests when the filter allows (whole UTC days), else from the runs.
+        """
+        keys = run_filter.digest_keys()
+        if keys is not None:
+            days = run_filter.whole_days()
+            entries = self._digest_entries(experiment_id, days, keys, f"{result}.parameters")
+            if entries is not None:
+                rows = []
+                for entry in entries:
+                    segments = decode_path(entry["path"])
+                    if _is_feature_statistic(segments) and segments[-1] == statistic:
+                        rows.append({"feature": segments[-2], "day": entry["day"], "runs": entry["n"],
+                                     "sum": entry["sum"], "min": entry["min"], "max": entry["max"],
+                                     "detected": entry.get("det", 0)})
+                return _heatmap(rows, days, result, statistic, interval, max_features, "summaries")
+        return _heatmap(self.heatmap_rows_of_runs(experiment_id, run_filter, result, statistic), run_filter,
+                        result, statistic, interval, max_features, "runs")
+
+    def heatmap_rows_of_runs(self, experiment_id: str, run_filter: RunFilter, result: str,
+                             statistic: str) -> list[dict]:
+        """Per (feature, day): runs with a numeric statistic, their sum, min, max and detections."""
+        parameters = f"${result}.parameters"
+        nested = f"{parameters}.{FEATURES_KEY}"
+        feature_objects = {"$concatArrays": [
+            {"$cond": [{"$eq": [{"$type": nested}, "object"]}, {"$objectToArray": nested}, []]},
+            # The older layout: feature objects directly under the result's parameters.
+            {"$filter": {"input": {"$objectToArray": parameters}, "as": "entry",
+                         "cond": {"$ne": ["$$entry.k", FEATURES_KEY]}}},
+        ]}
+        pipeline = [
+            *run_filter.match_stages(experiment_id, {f"{result}.parameters": {"$type": "object"}}),
+            # Narrow each run to (day, [name, statistic, drift]) before unwinding: unwinding whole runs
+            # would copy every run once per feature.
+            {"$project": {"_id": 0, "day": {"$dateTrunc": {"date": "$created_at", "unit": "day", "timezone": "UTC"}},
+                          "features": {"$map": {
+                              "input": feature_objects,
+                              "as": "feature",
+                              "in": {"name": "$$feature.k", "value": f"$$feature.v.{statistic}",
+                                     "drift": {"$or": [{"$eq": [f"$$feature.v.{flag}", True]}
+                                                       for flag in FEATURE_FLAGS]}},
+                          }}}},
+            {"$unwind": "$features"},
+            {"$match": {"$expr": {"$isNumber": "$features.value"}}},
+            {"$group": {
+                "_id": {"feature": "$features.name", "day": "$day"},
+                "runs": {"$sum": 1},
+                "sum": {"$sum": "$features.value"},
+                "min": {"$min": "$features.value"},
+                "max": {"$max": "$features.value"},
+                "detected": {"$sum": {"$cond": ["$features.drift", 1, 0]}},
+            }},
+        ]
+        return [{"feature": row["_id"]["feature"], "day": row["_id"]["day"], "runs": row["runs"],
+                 "sum": _number(row["sum"]), "min": _number(row["min"]), "max": _number(row["max"]),
+                 "detected": row["detected"]} for row in self._drifts.aggregate(pipeline)]
+
+    # Facets -------------------------------------------------------------------------------
+
+    def facets(self, experiment_id: str, sample: int = 200) -> dict:
+        """Models, tags, numeric parameter paths, features and statistics seen in recent runs."""
+        counters = self._summaries.rows(experiment_id)
+        runs_per_day = Counter()
+        for row in counters:
+            runs_per_day[row["day"]] += row["runs"]
+        # The most recent days that hold `sample` runs: a time range the (experiment_id, created_at)
+        # index narrows, instead of sorting every run by time.
+        query: dict = {"experiment_id": experiment_id}
+        total = 0
+        for day in sorted(runs_per_day, reverse=True):
+            total += runs_per_day[day]
+            query["created_at"] = {"$gte": day}
+            if total >= sample:
+                break
+        projection = {"tags": 1, "parameters": 1, "concept_drift.parameters": 1, "data_drift.parameters": 1}
+        runs = list(self._drifts.find(query, projection).limit(sample))
+
+        tags: set[str] = set()
+        paths: set[str] = set()
+        features = {"data_drift": set(), "concept_drift": set()}
+        statistics: set[str] = set()
+        for run in runs:
+            tags.update(tag for tag in run.get("tags") or () if isinstance(tag, str))
+            _numeric_paths(run.get("parameters"), "parameters", paths)
+            for result, names in features.items():
+                parameters = (run.get(result) or {}).get("parameters")
+                if not isinstance(parameters, dict):
+                    continue
+                _numeric_paths(parameters, f"{result}.parameters", paths)
+                for name, value in _feature_objects(parameters):
+                    numeric = [key for key, item in value.items() if _is_number(item)]
+                    if numeric:
+                        names.add(name)
+                        statistics.update(numeric)
+        return {
+            "models": sorted({row["model"] for row in counters if row.get("model") is not None}),
+            "tags": sorted(tags),
+            "parameters": sorted(paths),
+            "features": {result: sorted(names) for result, names in features.items()},
+            "statistics": sorted(statistics),
+            "sampled_runs": len(runs),
+        }
+
+
+def _feature_objects(parameters: dict) -> list[tuple[str, dict]]:
+    """A result's per-feature objects: those under `features`, then those of the older layout."""
+    nested = parameters.get(FEATURES_KEY)
+    found = list(nested.items()) if isinstance(nested, dict) else []
+    found += [(name, value) for name, value in parameters.items() if name != FEATURES_KEY]
+    return [(name, value) for name, value in found if isinstance(value, dict)]
+
+
+def _is_feature_statistic(segments: list[str]) -> bool:
+    """Whether a path below a result's parameters is `features.<feature>.<statistic>` or, in the older
+    layout, `<feature>.<statistic>`."""
+    return (len(segments) == 3 and segments[0] == FEATURES_KEY) or (len(segments) == 2 and
+                                                                    segments[0] != FEATURES_KEY)
+
+
+def _heatmap(rows: list[dict], run_filter: RunFilter, result: str, statistic: str, interval: str,
+             max_features: int, source: str) -> dict:
+    """The heatmap answer from per (feature, day) rows (see `heatmap_rows_of_runs`)."""
+    interval = choose_interval(interval, *_span(run_filter, [row["day"] for row in rows]))
+    cells: dict[tuple[str, datetime], dict] = {}
+    features: dict[str, dict] = defaultdict(lambda: {"runs": 0, "sum": 0.0, "detected": 0})
+    for row in rows:
+        name, start = row["feature"], bucket_start(row["day"], interval)
+        cell = cells.setdefault((name, start), {"runs": 0, "sum": 0.0, "min": math.inf, "max": -math.inf,
+                                                "detected": 0})
+        cell["runs"] += row["runs"]
+        cell["sum"] += row["sum"]
+        cell["min"] = min(cell["min"], row["min"])
+        cell["max"] = max(cell["max"], row["max"])
+        cell["detected"] += row["detected"]
+        feature = features[name]
+        feature["runs"] += row["runs"]
+        feature["sum"] += row["sum"]
+        feature["detected"] += row["detected"]
+
+    # Most often detected first; then the most extreme statistic: a low p-value means drift,
+    # for distances and test statistics a high value does.
+    direction = 1 if statistic == "p_value" else -1
+    ranked = sorted(features, key=lambda name: (-features[name]["detected"],
+                                                direction * features[name]["sum"] / features[name]["runs"], name))
+    shown = ranked[:max_features]
+    order = {name: position for position, name in enumerate(shown)}
+    return {
+        "result": result,
+        "statistic": statistic,
+        "interval": interval,
+        "since": run_filter.since,
+        "until": run_filter.until,
+        "source": source,
+        "features": shown,
+        "features_total": len(ranked),
+        "cells": [
+            {"feature": name, "start": start, "mean": cell["sum"] / cell["runs"], "min": cell["min"],
+             "max": cell["max"], "runs": cell["runs"], "detected": cell["detected"]}
+            for (name, start), cell in sorted(cells.items(), key=lambda item: (order.get(item[0][0], -1),
+                                                                             item[0][1]))
+            if name in order
+        ],
+    }
+
+
+def _series_of_digests(parameter: str, days: RunFilter, entries: list[dict], points: int) -> dict:
+    """Buckets of whole days, split by drift detected, from the daily digests of a parameter.
+
+    One day per bucket while the days fit in `points`/2 buckets, else as many consecutive days per bucket
+    as it takes. A bucket is dated by its first day (the digests do not keep run times), and after runs
+    were changed or deleted its min and max may be wider than the runs' until a rebuild.
+    """
+    first = min(entry["day"] for entry in entries)
+    span = (max(entry["day"] for entry in entries) - first).days + 1
+    width = math.ceil(span / max(1, points // 2))
+    buckets: dict[tuple[datetime, bool], dict] = {}
+    for entry in entries:
+        start = first + timedelta(days=(entry["day"] - first).days // width * width)
+        bucket = buckets.setdefault((start, entry["drift_detected"]),
+                                    {"n": 0, "sum": 0.0, "min": math.inf, "max": -math.inf, "models": set()})
+        bucket["n"] += entry["n"]
+        bucket["sum"] += entry["sum"]
+        bucket["min"] = min(bucket["min"], entry["min"])
+        bucket["max"] = max(bucket["max"], entry["max"])
+        bucket["models"].add(entry["model"])
+    return {
+        "parameter": parameter, "versus": None, "matched": sum(bucket["n"] for bucket in buckets.values()),
+        "downsampled": True, "source": "summaries", "since": days.since, "until": days.until,
+        "points": [
+            # The mean is clamped: a sum rebuilt from many additions may stray by a rounding error.
+            {"created_at": start, "value": min(max(bucket["sum"] / bucket["n"], bucket["min"]), bucket["max"]),
+             "min": bucket["min"], "max": bucket["max"], "count": bucket["n"], "drift_detected": detected,
+             "model": next(iter(bucket["models"])) if len(bucket["models"]) == 1 else None, "run_id": None}
+            for (start, detected), bucket in sorted(buckets.items())
+        ],
+    }
+
+
+def _counts(row: dict) -> dict[str, int]:
+    """What one counter (or summary-shaped row) adds to each of the summary's counts."""
+    runs = row["runs"]
+    status = row.get("job_status")
+    return {
+        "runs": runs,
+        "running": runs if status == "Running" else 0,
+        "completed": runs if status == "Completed" else 0,
+        "failed": runs if status == "Failed" else 0,
+        "drift_detected": runs if row.get("drift_detected") is True else 0,
+        "concept_detected": runs if row.get("concept") is True else 0,
+        "concept_not_detected": runs if row.get("concept") is False else 0,
+        "data_detected": runs if row.get("data") is True else 0,
+        "data_not_detected": runs if row.get("data") is False else 0,
+    }
+
+
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate < current else current
+
+
+def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate > current else current
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, Decimal128)) and not isinstance(value, bool)
+
+
+def _numeric_paths(node, path: str, found: set[str], depth: int = 0) -> None:
+    """Add the dotted path of every numeric value below `node` that a series can address."""
+    if not isinstance(node, dict) or depth >= FACET_MAX_DEPTH:
+        return
+    for key, value in node.items():
+        if len(found) >= FACET_MAX_PATHS:
+            return
+        # A key with a dot or a leading $ cannot be written as a dotted path.
+        if not key or "." in key or "$" in key:
+            continue
+        child = f"{path}.{key}"
+        if _is_number(value):
+            found.add(child)
+        else:
+            _numeric_paths(value, child, found, depth + 1)

@@ -1,0 +1,1 @@
+"""Aggregated views of an experiment's drift runs: summary, parameter series, feature heatmap, facets."""
