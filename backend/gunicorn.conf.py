@@ -41,3 +41,10 @@ def post_worker_init(worker):
     while preparing.is_alive():
         worker.notify()
         preparing.join(timeout=max(1, timeout / 4))
+
+
+def worker_exit(server, worker):
+    """Write the overview counters' changes still waiting to be merged before the worker goes."""
+    from drift_backend.repositories.summaries import flush_all
+
+    flush_all()

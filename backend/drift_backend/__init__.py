@@ -11,6 +11,7 @@ from .commands import rebuild_summaries
 from .extensions.auth import TokenValidator
 from .extensions.mongo import Mongo
 from .extensions.smorest import Api
+from .repositories import summaries
 from .repositories.setup import prepare_database
 from .repositories.users import UserIdCache
 from .resources.drift_analytics.routes import blp as drift_analytics_blp
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     app.extensions["settings"] = settings
-    app.extensions["mongo"] = Mongo(settings, prepare=prepare_database)
+    app.extensions["mongo"] = Mongo(settings, prepare=prepare_database, before_close=summaries.flush_all)
+    summaries.configure(flush_delay_seconds=settings.summary_delay_ms / 1000)
     app.extensions["token_validator"] = TokenValidator(settings)
     app.extensions["user_id_cache"] = UserIdCache()
 

@@ -25,6 +25,8 @@ class Settings:
     database_name: str
     # How long a request waits for an unreachable database before answering 503.
     database_timeout_ms: int
+    # How long run writes' changes to the overview counters may wait, to be merged into one update.
+    summary_delay_ms: int
 
     # --- Authentication -------------------------------------------------------
     trusted_op_list: tuple[str, ...]
@@ -49,6 +51,7 @@ class Settings:
             database_uri=_database_uri(env, database_name),
             database_name=database_name,
             database_timeout_ms=_positive_int(env, "APP_DATABASE_TIMEOUT_MS", 3000),
+            summary_delay_ms=_positive_int(env, "APP_SUMMARY_DELAY_MS", 1000, allow_zero=True),
             trusted_op_list=tuple(_issuer_list(env)),
             entitlements_path=env.get("APP_ENTITLEMENTS_PATH", "eduperson_entitlement").strip()
             or "eduperson_entitlement",
@@ -96,7 +99,7 @@ def _database_uri(env: Mapping[str, str], database_name: str) -> str:
     return f"mongodb://{credentials}{host}:{port}/?authSource={quote_plus(database_name)}"
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -104,8 +107,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise SettingsError(f"{name} must be {'zero or ' if allow_zero else ''}positive, got {value}")
     return value
 
 

@@ -28,6 +28,12 @@ ODD_NAME = "a.b$c%d/e"
 
 
 @pytest.fixture
+def app_env(app_env):
+    """Counter changes written by each request (APP_SUMMARY_DELAY_MS=0), so tests can read the collection."""
+    return {**app_env, "APP_SUMMARY_DELAY_MS": "0"}
+
+
+@pytest.fixture
 def experiment(alice, make_experiment):
     return make_experiment(alice)
 

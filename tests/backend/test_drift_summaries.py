@@ -11,15 +11,23 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from drift_backend.repositories import summaries
 from factories import API, run_body
 
 UTC = timezone.utc
 COUNTS = ("runs", "running", "completed", "failed", "drift_detected", "concept_detected", "concept_not_detected",
           "data_detected", "data_not_detected")
+
+
+@pytest.fixture
+def app_env(app_env):
+    """Counter changes written by each request (APP_SUMMARY_DELAY_MS=0), so tests can read the collection."""
+    return {**app_env, "APP_SUMMARY_DELAY_MS": "0"}
 
 
 @pytest.fixture
@@ -61,6 +69,7 @@ def counters_of_runs(db, experiment_id: str) -> dict:
 
 def stored_counters(db, experiment_id: str) -> dict:
     """The non-zero counters stored for an experiment, keyed like `counter_key`."""
+    summaries.flush_all()
     counters = {}
     for document in db.drift_summaries.find({"experiment_id": experiment_id}):
         for name, entry in document.get("counts", {}).items():
@@ -72,6 +81,7 @@ def stored_counters(db, experiment_id: str) -> dict:
 
 
 def assert_counters_exact(db, experiment_id: str) -> None:
+    summaries.flush_all()
     assert stored_counters(db, experiment_id) == counters_of_runs(db, experiment_id)
     # Each document's totals agree with its entries.
     for document in db.drift_summaries.find({"experiment_id": experiment_id}):
@@ -214,6 +224,47 @@ def test_concurrent_changes_of_one_run_keep_the_counters_exact(app, alice, exper
 
     assert_counters_exact(db, experiment["id"])
     assert sum(stored_counters(db, experiment["id"]).values()) == 1
+
+
+def test_concurrent_ingest_of_many_runs_is_counted_exactly(app, alice, experiment, db):
+    """Writes that arrive together are counted together (one merged update): none may be lost or doubled."""
+
+    def report(index):
+        with app.test_client() as client:
+            body = run_body(model=f"model-{index % 3}")
+            created = client.post(drifts_url(experiment), json=body, headers=alice.headers)
+            assert created.status_code == 201, created.json
+            finished = {**body, "job_status": "Completed",
+                        "data_drift": {"drift": index % 2 == 0, "parameters": {"drift_share": index / 100}}}
+            replaced = client.put(drifts_url(experiment, created.json["id"]), json=finished, headers=alice.headers)
+            assert replaced.status_code == 200, replaced.json
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(report, range(36)))
+
+    assert_counters_exact(db, experiment["id"])
+    assert sum(stored_counters(db, experiment["id"]).values()) == 36
+    digests = [document["stats"] for document in db.drift_summaries.find({"experiment_id": experiment["id"]})]
+    counted = sum(digest[detected]["data_drift"]["parameters"]["drift_share"]["n"]
+                  for digest in digests for detected in digest)
+    assert counted == 36
+
+
+def test_a_failed_counter_write_fails_every_request_merged_into_it(app, alice, experiment, db, monkeypatch):
+    monkeypatch.setattr(summaries, "_flush_delay_seconds", 0)
+    calls = []
+
+    def failing_write(collection, changes):
+        calls.append(len(changes))
+        raise summaries.pymongo.errors.AutoReconnect("the database went away")
+
+    monkeypatch.setattr(summaries, "_write_counter_updates", failing_write)
+    with app.test_client() as client:
+        response = client.post(drifts_url(experiment), json=run_body(), headers=alice.headers)
+
+    assert response.status_code == 503
+    assert response.json["code"] == 503
+    assert calls == [1]
 
 
 def test_deleting_an_experiment_removes_its_summaries(client, alice, make_experiment, make_run, db):

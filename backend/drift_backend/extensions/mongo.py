@@ -22,9 +22,12 @@ class Mongo:
     so the client is keyed by process id and built lazily in the process that uses it.
     """
 
-    def __init__(self, settings: Settings, prepare: Callable[[Database], None]):
+    def __init__(self, settings: Settings, prepare: Callable[[Database], None],
+                 before_close: Callable[[], None] | None = None):
         self._settings = settings
         self._prepare = prepare
+        # Writes still waiting in this process (see repositories.summaries) go out before the client does.
+        self._before_close = before_close
         self._lock = threading.Lock()
         self._client: pymongo.MongoClient | None = None
         self._client_pid: int | None = None
@@ -67,5 +70,7 @@ class Mongo:
 
     def close(self) -> None:
         if self._client is not None:
+            if self._before_close is not None:
+                self._before_close()
             self._client.close()
             self._client = None

@@ -29,11 +29,13 @@ written while it runs (it replaces the counts of one experiment at a time).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
 import os
 import socket
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -42,6 +44,7 @@ from urllib.parse import unquote
 import pymongo
 from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -353,6 +356,144 @@ def _rebuilt_documents(experiment_id: str, runs: Iterator[dict]) -> list[dict]:
     return documents
 
 
+def _write_counter_updates(summaries: Collection, changes: list[tuple[dict, int]]) -> None:
+    updates = counter_updates(changes)
+    # Upserting a decrement too keeps the counts exact when the updates of one run arrive out of
+    # order (a delete racing the create's increment).
+    if len(updates) == 1:
+        [(doc_id, update)] = updates.items()
+        summaries.update_one({"_id": doc_id}, update, upsert=True)
+    elif updates:
+        summaries.bulk_write([UpdateOne({"_id": doc_id}, update, upsert=True)
+                              for doc_id, update in updates.items()], ordered=False)
+
+
+class _Ticket:
+    __slots__ = ("done", "error")
+
+    def __init__(self):
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _CounterWriter:
+    """Writes the counter changes of one process, merged: on a timer, or as soon as asked.
+
+    An update's cost grows with its fields, not its increments (about 10 ms for a run's digests on
+    the embedded server), and most runs of a day share one summary document: so one merged update
+    can count many runs. With a delay, requests do not wait for their counters at all (they are
+    written within `delay` seconds, and at once before any read of this process, so a process
+    reads its own writes); a process killed in between leaves its last changes uncounted until
+    `flask rebuild-summaries`. Without a delay each request waits for a write of its changes,
+    merged with those of the requests that arrived while the previous write ran.
+    """
+
+    def __init__(self, summaries: Collection):
+        self._summaries = summaries
+        self.client = summaries.database.client
+        self._condition = threading.Condition()
+        self._pending: list[tuple[list[tuple[dict, int]], _Ticket]] = []
+        self._writing = False
+        self._timer: threading.Timer | None = None
+
+    def submit(self, changes: list[tuple[dict, int]]) -> None:
+        if _flush_delay_seconds <= 0:
+            self._write_and_wait(changes)
+            return
+        with self._condition:
+            self._pending.append((changes, _Ticket()))
+            if self._timer is None:
+                self._timer = threading.Timer(_flush_delay_seconds, self._flush_quietly)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Write every pending change now (before a read, at exit); raises if the write fails."""
+        self._write_and_wait([])
+
+    def _flush_quietly(self) -> None:
+        with self._condition:
+            self._timer = None
+        try:
+            self.flush()
+        except pymongo.errors.InvalidOperation:  # the client was closed: its process is going away
+            log.error("drift summary counters dropped with a closed database client; run `flask rebuild-summaries`")
+            with self._condition:
+                self._pending.clear()
+        except Exception:  # kept pending (see _write_and_wait): try again after another delay
+            log.warning("could not write drift summary counters; will retry", exc_info=True)
+            with self._condition:
+                if self._timer is None and self._pending:
+                    self._timer = threading.Timer(max(_flush_delay_seconds, 1.0), self._flush_quietly)
+                    self._timer.daemon = True
+                    self._timer.start()
+
+    def _write_and_wait(self, changes: list[tuple[dict, int]]) -> None:
+        ticket = _Ticket()
+        with self._condition:
+            self._pending.append((changes, ticket))
+            while self._writing and not ticket.done:
+                self._condition.wait()
+            if ticket.done:
+                batch = None
+            else:  # nobody is writing: this caller writes everything pending, its own included
+                batch, self._pending, self._writing = self._pending, [], True
+        if batch is not None:
+            error = None
+            try:
+                merged = [change for changes, _ in batch for change in changes]
+                if merged:
+                    _write_counter_updates(self._summaries, merged)
+            except BaseException as exc:
+                error = exc
+            with self._condition:
+                if error is not None and _flush_delay_seconds > 0:
+                    # Deferred changes were already answered for: keep them for the next attempt.
+                    self._pending[:0] = [(changes, _Ticket()) for changes, waiting in batch if waiting is not ticket]
+                for _, waiting in batch:
+                    waiting.done, waiting.error = True, error
+                self._writing = False
+                self._condition.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+
+_flush_delay_seconds = 0.0
+_writers: dict[tuple[int, str], _CounterWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def configure(flush_delay_seconds: float) -> None:
+    """How long counter changes may wait to be merged (0: each request writes its own, merged)."""
+    global _flush_delay_seconds
+    _flush_delay_seconds = flush_delay_seconds
+
+
+def _writer_for(summaries: Collection) -> _CounterWriter:
+    key = (id(summaries.database.client), summaries.full_name)
+    with _writers_lock:
+        writer = _writers.get(key)
+        # An id can be reused by a new client once the old one is gone.
+        if writer is None or writer.client is not summaries.database.client:
+            writer = _writers[key] = _CounterWriter(summaries)
+        return writer
+
+
+def flush_all() -> None:
+    """Write this process's pending counter changes (at exit; tests that read the collection)."""
+    with _writers_lock:
+        writers = list(_writers.values())
+    for writer in writers:
+        try:
+            writer.flush()
+        except Exception:
+            log.error("drift summary counters could not be written; run `flask rebuild-summaries`",
+                      exc_info=True)
+
+
+atexit.register(flush_all)
+
+
 class DriftSummaries:
     def __init__(self, db: Database):
         self._db = db
@@ -375,24 +516,22 @@ class DriftSummaries:
         self.apply([(before, -1), (after, 1)])
 
     def apply(self, changes: Iterable[tuple[dict, int]]) -> None:
-        """Apply (run, +1 | −1) changes with one command."""
-        updates = counter_updates(changes)
-        # Upserting a decrement too keeps the counts exact when the updates of one run arrive out of
-        # order (a delete racing the create's increment).
-        if len(updates) == 1:
-            [(doc_id, update)] = updates.items()
-            self._summaries.update_one({"_id": doc_id}, update, upsert=True)
-        elif updates:
-            self._summaries.bulk_write([UpdateOne({"_id": doc_id}, update, upsert=True)
-                                        for doc_id, update in updates.items()], ordered=False)
+        """Apply (run, +1 | −1) changes; returns once they are written, together with concurrent ones."""
+        _writer_for(self._summaries).submit(list(changes))
 
     def remove_experiment(self, experiment_id: str) -> None:
+        self._flush()  # not to recreate the counters just deleted
         self._summaries.delete_many({"experiment_id": experiment_id})
 
     # Reads ------------------------------------------------------------------------------
 
+    def _flush(self) -> None:
+        """This process reads its own writes: changes still waiting to be merged are written first."""
+        _writer_for(self._summaries).flush()
+
     def rows(self, experiment_id: str) -> list[dict]:
         """Every non-empty counter of an experiment, as rows (see `summary_rows`)."""
+        self._flush()
         # The other key fields are filtered by the caller, in Python: this stays one index-range read of
         # the few hundred documents of an experiment, and the caller needs the unfiltered models too.
         # The digests are left on the server: they are most of a document's size. An inclusion projection:
@@ -404,6 +543,7 @@ class DriftSummaries:
                 fields: Iterable[str]) -> list[dict]:
         """The documents of an experiment's days in [since, until) with only `fields` of their digests
         (dotted paths below `stats`), their day, model and `incomplete` count."""
+        self._flush()
         query: dict = {"experiment_id": experiment_id}
         window = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
         if window:
@@ -418,6 +558,7 @@ class DriftSummaries:
         stats = {experiment_id: _empty_stats() for experiment_id in ids}
         if not ids:
             return stats
+        self._flush()
         pipeline = [
             {"$match": {"experiment_id": {"$in": ids}}},
             {"$group": {
@@ -436,6 +577,7 @@ class DriftSummaries:
 
     def rebuild(self, experiment_id: str | None = None, on_progress=None) -> int:
         """Recompute the counters of one experiment (or of all) from the runs; returns the documents written."""
+        self._flush()  # a change written after the rebuild would count its run twice
         with pymongo.timeout(REBUILD_TIMEOUT_SECONDS):
             if experiment_id is not None:
                 return self._rebuild_experiment(experiment_id)
