@@ -1,9 +1,10 @@
-"""`make run`: database, sandbox identity provider and API with demo data, until Ctrl-C.
+"""`make run`: database, sandbox identity provider, API with demo data and the dashboard, until Ctrl-C.
 
     python -m sandbox.run_stack
 
 Environment (all optional):
 
+    DASHBOARD_PORT    dashboard port (default 8501); open http://localhost:DASHBOARD_PORT
     BACKEND_PORT      API port (default 5000)
     IDP_PORT          sandbox identity provider port (default 5001); issuer http://127.0.0.1:IDP_PORT
     DATABASE_PORT     embedded SecantusDB port (default 27017)
@@ -17,9 +18,17 @@ Other APP_* and GUNICORN_* variables reach the backend unchanged.
 The embedded database keeps its files in RUN_DIR/database, so data survives restarts;
 `make clean` (or deleting .run/) starts afresh. Demo data is loaded when the database
 holds no experiments other than the demo ones (see sandbox/demo_data.py; loading is
-idempotent). SIGINT (Ctrl-C), SIGTERM or SIGHUP stop every process started here:
-the API first, then the identity provider, then the database. If one of them exits on
-its own, the others are stopped and the exit status is 1.
+idempotent).
+
+The dashboard (frontend/streamlit_app.py, see sandbox/dashboard.py) logs users in at the
+sandbox identity provider with its client `drift-monitor-dashboard`; its st.login settings
+are generated into RUN_DIR/dashboard-secrets.toml at every start, with a fresh cookie
+secret, so a restart logs everybody out. The provider is told to accept the dashboard's
+redirect URI on DASHBOARD_PORT.
+
+SIGINT (Ctrl-C), SIGTERM or SIGHUP stop every process started here: the dashboard first,
+then the API, the identity provider and the database. If one of them exits on its own,
+the others are stopped and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from typing import NoReturn
 import requests
 
 from .backend import BackendServer, sandbox_app_env
+from .dashboard import CLIENT_ID as DASHBOARD_CLIENT_ID
+from .dashboard import DashboardServer, redirect_uris
 from .database import EmbeddedMongo
 from .demo_data import DEMO_EXPERIMENT_NAMES, DEMO_USERS, DemoDataError, load_demo_data
 from .idp.launcher import DEFAULT_USERS_FILE, IdpServer, SandboxIdp, SandboxIdpError
@@ -44,6 +55,7 @@ from .processes import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
+DASHBOARD_HOST = "localhost"
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.5
 #: Printed once everything is up; tests wait for it.
@@ -60,6 +72,7 @@ class _StopRequested(BaseException):
 
 @dataclass(frozen=True)
 class Config:
+    dashboard_port: int
     backend_port: int
     idp_port: int
     database_port: int
@@ -72,6 +85,7 @@ class Config:
     def from_environ(cls, env=os.environ) -> Config:
         run_dir = Path(env.get("RUN_DIR") or REPO_ROOT / ".run")
         return cls(
+            dashboard_port=_port(env, "DASHBOARD_PORT", 8501),
             backend_port=_port(env, "BACKEND_PORT", 5000),
             idp_port=_port(env, "IDP_PORT", 5001),
             database_port=_port(env, "DATABASE_PORT", 27017),
@@ -88,6 +102,12 @@ class Config:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.backend_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        # localhost, as registered for the dashboard in sandbox/users.json: the browser must stay
+        # on the host of the login redirect, which is where Streamlit sets its login cookie.
+        return f"http://{DASHBOARD_HOST}:{self.dashboard_port}"
 
 
 def _port(env, name: str, default: int) -> int:
@@ -181,12 +201,13 @@ def banner(config: Config, database: str, demo: str, alice_token: str, alice_myt
 ================================================================================
  Drift Monitoring sandbox is running
 ================================================================================
+ Dashboard          {config.dashboard_url} — log in as alice
  API                {api}
  Swagger UI         {config.base_url}/api/docs
  Health             {config.base_url}/api/health
  Identity provider  {config.issuer}   (users: alice, bob, carol, admin, mallory)
  Database           {database}; database {config.database_name!r}
- Logs               {config.run_dir}/{{backend,idp,database}}.log
+ Logs               {config.run_dir}/{{dashboard,backend,idp,database}}.log
  Demo data          {demo}
 
  Access token for alice (valid 1 hour):
@@ -214,7 +235,8 @@ def banner(config: Config, database: str, demo: str, alice_token: str, alice_myt
 
 def run(config: Config) -> None:
     """Start everything, print the banner, and wait; returns only by an exception."""
-    ports = [(config.backend_port, "BACKEND_PORT"), (config.idp_port, "IDP_PORT")]
+    ports = [(config.dashboard_port, "DASHBOARD_PORT"), (config.backend_port, "BACKEND_PORT"),
+             (config.idp_port, "IDP_PORT")]
     if not config.mongodb_uri:
         ports.append((config.database_port, "DATABASE_PORT"))
     seen: dict[int, str] = {}
@@ -226,7 +248,7 @@ def run(config: Config) -> None:
     config.run_dir.mkdir(parents=True, exist_ok=True)
 
     with ExitStack() as stack:
-        # Callbacks run last-in first-out: API, then identity provider, then database.
+        # Callbacks run last-in first-out: dashboard, API, identity provider, database.
         try:
             _run_until_stopped(config, stack)
         except StackError as error:
@@ -242,7 +264,9 @@ def _run_until_stopped(config: Config, stack: ExitStack) -> NoReturn:
     uri, database, database_process = _start_database(config, stack)
 
     print(f"starting the sandbox identity provider on port {config.idp_port} ...", flush=True)
-    idp_server = IdpServer(HOST, config.idp_port, users_file=DEFAULT_USERS_FILE, log_path=config.run_dir / "idp.log")
+    # users.json registers the dashboard's callback on port 8501 only; DASHBOARD_PORT may differ.
+    idp_server = IdpServer(HOST, config.idp_port, users_file=DEFAULT_USERS_FILE, log_path=config.run_dir / "idp.log",
+                           redirect_uris={DASHBOARD_CLIENT_ID: redirect_uris(config.dashboard_port)})
     stack.callback(idp_server.stop)
     try:
         idp_server.start(timeout=START_TIMEOUT)
@@ -263,13 +287,23 @@ def _run_until_stopped(config: Config, stack: ExitStack) -> NoReturn:
     except RuntimeError as error:
         raise StackError(str(error)) from error
 
+    print(f"starting the dashboard (streamlit) on port {config.dashboard_port} ...", flush=True)
+    dashboard = DashboardServer(config.base_url, config.issuer, config.dashboard_port, host=HOST,
+                                public_host=DASHBOARD_HOST, run_dir=config.run_dir,
+                                log_path=config.run_dir / "dashboard.log")
+    stack.callback(dashboard.stop)
+    try:
+        dashboard.start(timeout=START_TIMEOUT)
+    except RuntimeError as error:
+        raise StackError(str(error)) from error
+
     try:
         demo = _load_demo(config, idp)
     except (DemoDataError, SandboxIdpError, requests.RequestException) as error:
         raise StackError(f"loading the demo data failed: {error}; {backend.process.log_tail()}") from error
     print(banner(config, database, demo, idp.user_token("alice"), idp.mytoken("alice")), flush=True)
 
-    watched = [backend.process, idp_server.process]
+    watched = [dashboard.process, backend.process, idp_server.process]
     if database_process is not None:
         watched.append(database_process)
     while True:

@@ -44,7 +44,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--access-token-lifetime", type=int, default=3600, metavar="SECONDS",
         help="lifetime of access tokens (default %(default)s)",
     )
+    parser.add_argument(
+        "--redirect-uri", action="append", default=[], type=_client_redirect_uri,
+        metavar="CLIENT_ID=URI",
+        help="also accept URI as a redirect URI of that client (repeatable), e.g. "
+        "drift-monitor-dashboard=http://127.0.0.1:8601/oauth2callback",
+    )
     return parser.parse_args(argv)
+
+
+def _client_redirect_uri(value: str) -> tuple[str, str]:
+    client_id, separator, uri = value.partition("=")
+    if not separator or not client_id or not uri.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected CLIENT_ID=http(s)://..., got {value!r}")
+    return client_id, uri
+
+
+def _by_client(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for client_id, uri in pairs:
+        grouped.setdefault(client_id, []).append(uri)
+    return grouped
 
 
 def _default_issuer(host: str, port: int) -> str:
@@ -65,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             issuer=issuer,
             users_file=args.users,
             access_token_lifetime=args.access_token_lifetime,
+            extra_redirect_uris=_by_client(args.redirect_uri),
         )
     )
 

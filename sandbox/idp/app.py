@@ -16,7 +16,8 @@ Routes, all relative to the issuer:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from authlib.oauth2 import OAuth2Error
@@ -46,6 +47,8 @@ class IdpConfig:
     issuer: str
     users_file: Path = DEFAULT_USERS_FILE
     access_token_lifetime: int = 3600
+    #: Redirect URIs accepted for a client on top of those in the users file, by client_id.
+    extra_redirect_uris: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def create_app(config: IdpConfig) -> Flask:
@@ -55,7 +58,7 @@ def create_app(config: IdpConfig) -> Flask:
         # meant for localhost and containers, where TLS would only get in the way.
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
-    directory = Directory.load(config.users_file)
+    directory = Directory.load(config.users_file).with_redirect_uris(config.extra_redirect_uris)
     keys = KeyRing()
     store = Store()
     tokens = AccessTokenIssuer(issuer, keys, store, config.access_token_lifetime)

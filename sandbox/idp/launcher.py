@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -122,7 +122,9 @@ class IdpServer:
     With ``port=None`` the provider binds port 0 and announces the port it got in
     its ready line, which avoids the race of probing for a free port while other
     test workers start their own providers. ``log_path=None`` logs to a temporary
-    file, deleted by ``stop()``.
+    file, deleted by ``stop()``. ``redirect_uris`` maps a client_id to redirect URIs
+    accepted on top of the users file's (``--redirect-uri``), e.g. for a dashboard
+    on a port chosen at start-up.
     """
 
     def __init__(
@@ -132,10 +134,12 @@ class IdpServer:
         *,
         users_file: str | Path = DEFAULT_USERS_FILE,
         log_path: str | Path | None = None,
+        redirect_uris: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.users_file = Path(users_file)
+        self.redirect_uris = {client: list(uris) for client, uris in (redirect_uris or {}).items()}
         self.log_path = Path(log_path) if log_path else None
         #: The provider's process while started, else None.
         self.process: ServerProcess | None = None
@@ -157,6 +161,8 @@ class IdpServer:
                 "--host", self.host,
                 "--port", str(0 if self.port is None else self.port),
                 "--users", str(self.users_file),
+                *(f"--redirect-uri={client}={uri}"
+                  for client, uris in self.redirect_uris.items() for uri in uris),
             ],
             self.log_path, name="the sandbox identity provider", cwd=REPO_ROOT,
         )
@@ -193,13 +199,15 @@ def start_idp(
     *,
     users_file: str | Path = DEFAULT_USERS_FILE,
     timeout: float = 20.0,
+    redirect_uris: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[SandboxIdp]:
     """Run the provider in a child process for the duration of the ``with`` block.
 
     With ``port=None`` the provider binds port 0 and announces the port it got
-    (see ``IdpServer``). Raises ``SandboxIdpError`` when it does not start.
+    (see ``IdpServer``, also for ``redirect_uris``). Raises ``SandboxIdpError``
+    when it does not start.
     """
-    server = IdpServer(host, port, users_file=users_file).start(timeout)
+    server = IdpServer(host, port, users_file=users_file, redirect_uris=redirect_uris).start(timeout)
     try:
         yield server.client
     finally:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -301,6 +302,22 @@ class Directory:
             for c in data["clients"]
         )
         return cls(users=users, clients=clients)
+
+    def with_redirect_uris(self, extra: Mapping[str, Sequence[str]]) -> Directory:
+        """A copy in which client ``client_id`` also accepts each URI of ``extra[client_id]``.
+
+        For a relying party served on a port chosen at start-up (a test's free port, or
+        ``make run`` with another DASHBOARD_PORT): still exact matches, unlike
+        ``loopback_any_port``, which is meant for native apps.
+        """
+        unknown = sorted(set(extra) - {c.client_id for c in self.clients})
+        if unknown:
+            raise ValueError(f"no client named {', '.join(unknown)} in the users file")
+        clients = tuple(
+            replace(c, redirect_uris=tuple(dict.fromkeys((*c.redirect_uris, *extra.get(c.client_id, ())))))
+            for c in self.clients
+        )
+        return replace(self, clients=clients)
 
     def user_by_username(self, username: str) -> User | None:
         return next((u for u in self.users if u.username == username), None)

@@ -117,12 +117,12 @@ def wait_until_gone(pids: list[int], ports: list[int], seconds: float) -> None:
 @pytest.fixture
 def stack_env(tmp_path):
     ports = set()
-    while len(ports) < 3:
+    while len(ports) < 4:
         ports.add(free_port())
-    backend, idp, database = sorted(ports)
+    backend, idp, database, dashboard = sorted(ports)
     env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}  # the embedded database
     env.update(BACKEND_PORT=str(backend), IDP_PORT=str(idp), DATABASE_PORT=str(database),
-               RUN_DIR=str(tmp_path / "run"))
+               DASHBOARD_PORT=str(dashboard), RUN_DIR=str(tmp_path / "run"))
     return env
 
 
@@ -155,6 +155,7 @@ def test_make_run_serves_the_api_with_demo_data_and_stops_cleanly_on_ctrl_c(stac
     banner = stack.wait_ready()
     base_url = f"http://127.0.0.1:{stack_env['BACKEND_PORT']}"
     issuer = f"http://127.0.0.1:{stack_env['IDP_PORT']}"
+    dashboard = f"http://localhost:{stack_env['DASHBOARD_PORT']}"
 
     token = re.search(r"export TOKEN=(\S+)", banner).group(1)
     assert re.search(rf"export DRIFT_MONITOR_URL={re.escape(base_url)}\s", banner)
@@ -164,6 +165,21 @@ def test_make_run_serves_the_api_with_demo_data_and_stops_cleanly_on_ctrl_c(stac
         assert url in banner
     assert (Path(stack_env["RUN_DIR"]) / "backend.log").is_file()
     assert (Path(stack_env["RUN_DIR"]) / "database").is_dir()
+
+    # The dashboard comes first in the banner's table, and answers; its login settings stay in RUN_DIR.
+    rows = [line.split() for line in banner.splitlines()]
+    first = next(index for index, row in enumerate(rows) if row[:1] == ["API"]) - 1
+    assert rows[first] == ["Dashboard", dashboard, "—", "log", "in", "as", "alice"], banner
+    health = requests.get(f"http://127.0.0.1:{stack_env['DASHBOARD_PORT']}/_stcore/health", timeout=TIMEOUT)
+    assert health.status_code == 200 and health.text == "ok"
+    secrets_toml = (Path(stack_env["RUN_DIR"]) / "dashboard-secrets.toml").read_text()
+    assert f'redirect_uri = "{dashboard}/oauth2callback"' in secrets_toml
+    assert f'server_metadata_url = "{issuer}/.well-known/openid-configuration"' in secrets_toml
+    # ... and the identity provider accepts that redirect URI although users.json has only port 8501.
+    authorize = requests.get(f"{issuer}/authorize", allow_redirects=False, timeout=TIMEOUT, params={
+        "response_type": "code", "client_id": "drift-monitor-dashboard", "scope": "openid",
+        "redirect_uri": f"{dashboard}/oauth2callback"})
+    assert authorize.status_code == 200 and 'id="login-alice"' in authorize.text
 
     alice = {"Authorization": f"Bearer {token}"}
     response = requests.get(f"{base_url}/api/v1/user/self", headers=alice, timeout=TIMEOUT)
@@ -189,10 +205,11 @@ def test_make_run_serves_the_api_with_demo_data_and_stops_cleanly_on_ctrl_c(stac
     children = descendants(stack.process.pid)
     commands = " | ".join(command_line(pid) for pid in children)
     assert "secantusd" in commands and "sandbox.idp" in commands and "gunicorn" in commands, commands
+    assert "streamlit run" in commands, commands
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.wait_exit(STOP_SECONDS) == 0, stack.output
-    ports = [int(stack_env[name]) for name in ("BACKEND_PORT", "IDP_PORT", "DATABASE_PORT")]
+    ports = [int(stack_env[name]) for name in ("BACKEND_PORT", "IDP_PORT", "DATABASE_PORT", "DASHBOARD_PORT")]
     wait_until_gone(children, ports, seconds=3)
     assert "stopped" in stack.output
 
@@ -217,5 +234,5 @@ def test_a_child_that_dies_stops_the_stack_with_a_clear_message(stack_env, start
     os.kill(idp, signal.SIGKILL)
     assert stack.wait_exit(STOP_SECONDS) == 1
     assert "identity provider exited unexpectedly" in stack.output
-    ports = [int(stack_env[name]) for name in ("BACKEND_PORT", "IDP_PORT", "DATABASE_PORT")]
+    ports = [int(stack_env[name]) for name in ("BACKEND_PORT", "IDP_PORT", "DATABASE_PORT", "DASHBOARD_PORT")]
     wait_until_gone(children, ports, seconds=3)
