@@ -57,8 +57,10 @@ class EmbeddedMongo:
     """A `secantusd-py` server process that can be stopped and started again on the same data."""
 
     def __init__(self, port: int | None = None, storage_path: str | Path | None = None,
-                 log_path: str | Path | None = None, durable: bool = False):
+                 log_path: str | Path | None = None, durable: bool = False, auth: bool = False):
         self.port = port or free_port()
+        # With auth, every command but a few (ping, hello) needs a logged-in user.
+        self.auth = auth
         # Without fsync on commit, a killed server loses about its last second of writes.
         self.durable = durable
         self._own_storage = storage_path is None
@@ -82,7 +84,8 @@ class EmbeddedMongo:
         self.storage_path.mkdir(parents=True, exist_ok=True)
         self.process = ServerProcess(
             [executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage_path),
-             "--log-level", "WARNING", *(["--sync-on-commit"] if self.durable else [])],
+             "--log-level", "WARNING", *(["--sync-on-commit"] if self.durable else []),
+             *(["--auth"] if self.auth else [])],
             self.log_path, name="the embedded database",
         )
         try:

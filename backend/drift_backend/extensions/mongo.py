@@ -66,7 +66,12 @@ class Mongo:
         return db
 
     def ping(self) -> None:
-        self.client.admin.command("ping")
+        """Raises unless the database answers a read with this service's credentials.
+
+        `ping` alone answers without logging in, so a wrong password would look healthy; the read
+        skips the preparation of `db`, which may be busy with a first build of the summaries.
+        """
+        self.client[self._settings.database_name].experiments.find_one({}, {"_id": 1})
 
     def close(self) -> None:
         if self._client is not None:

@@ -11,7 +11,7 @@ import functools
 import logging
 
 import flask_smorest
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from ..errors import DomainError, Unavailable
@@ -20,6 +20,8 @@ from ..permissions import resolve_caller
 log = logging.getLogger(__name__)
 
 BEARER_SCHEME = "bearerAuth"
+# MongoDB's Unauthorized and AuthenticationFailed: the service's own credentials are wrong.
+DATABASE_REFUSED_CREDENTIALS = {13, 18}
 
 
 class Access(enum.Enum):
@@ -67,6 +69,10 @@ class Api(flask_smorest.Api):
     def _handle_database_error(self, error: PyMongoError):
         if isinstance(error, (ConnectionFailure, ExecutionTimeout, WTimeoutError)) or error.timeout:
             log.warning("database unavailable: %s", error)
+            return self._handle_domain_error(Unavailable("the database is unavailable; try again shortly"))
+        if isinstance(error, OperationFailure) and error.code in DATABASE_REFUSED_CREDENTIALS:
+            # A deployment problem, not the caller's: operators see it in the log, callers get a 503.
+            log.error("the database refused the service's credentials: %s", error)
             return self._handle_domain_error(Unavailable("the database is unavailable; try again shortly"))
         return self._handle_unexpected_error(error)
 
