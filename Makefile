@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files re-run pip only when a requirements file changes.
-$(VENV)/.dev-installed: $(BIN)/python requirements-dev.txt backend/requirements.txt frontend/requirements.txt client/pyproject.toml
+$(VENV)/.dev-installed: $(BIN)/python requirements-dev.txt backend/requirements.txt frontend/requirements.txt client/pyproject.toml detector/pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -34,7 +34,7 @@ browser: ## Install chromium + chromedriver for the dashboard's browser test, if
 
 lint: $(VENV)/.test-installed ## Check style with ruff
 	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/python -m ruff check backend client frontend sandbox tests benchmarks
+	$(BIN)/python -m ruff check backend client frontend detector sandbox tests benchmarks
 
 bench: $(VENV)/.test-installed ## Run the backend benchmark (minutes; results go to benchmarks/results/)
 	$(BIN)/python benchmarks/backend_api.py
