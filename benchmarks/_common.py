@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import random
 import signal
 import time
 from collections.abc import Callable
@@ -72,3 +73,26 @@ def machine_info(mongo: pymongo.MongoClient, database_description: str) -> dict:
         "pymongo": pymongo.version,
         "gunicorn": importlib.metadata.version("gunicorn"),
     }
+
+
+#: Runs per insert_many when seeding a collection.
+SEED_BATCH = 5000
+
+
+def seed_runs(collection, make_document: Callable[[random.Random, dt.datetime], dict], count: int,
+              log: Callable[[str], None], every: int = 20000) -> float:
+    """Insert `count` documents made by `make_document(rng, now)` in batches; returns the seconds taken.
+
+    The seed is fixed so two runs of a benchmark measure the same data.
+    """
+    rng = random.Random(20261122)
+    now = dt.datetime.now(dt.timezone.utc)
+    started = time.perf_counter()
+    done = 0
+    while done < count:
+        batch = [make_document(rng, now) for _ in range(min(SEED_BATCH, count - done))]
+        collection.insert_many(batch, ordered=False)
+        done += len(batch)
+        if done % every == 0 or done == count:
+            log(f"seeded {done}/{count} runs ({time.perf_counter() - started:.1f} s)")
+    return time.perf_counter() - started

@@ -54,7 +54,17 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from _common import BenchmarkError, TimeLimitReached, arm_time_limit, elapsed_logger, machine_info, percentile, verdict  # noqa: E402
+from _common import (  # noqa: E402
+    SEED_BATCH,
+    BenchmarkError,
+    TimeLimitReached,
+    arm_time_limit,
+    elapsed_logger,
+    machine_info,
+    percentile,
+    seed_runs,
+    verdict,
+)
 
 from sandbox.backend import sandbox_app_env, start_backend  # noqa: E402
 from sandbox.database import EmbeddedMongo  # noqa: E402
@@ -71,7 +81,6 @@ SEARCH_DAYS = 30      # the search filter keeps runs created in the last SEARCH_
 SEARCH_PAGES = [1, 3, 5, 8, 12]
 PAGE_SIZE = 50
 HTTP_TIMEOUT = 60
-SEED_BATCH = 5000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -537,20 +546,6 @@ def summarise_profile(path: Path, top: int = 60) -> dict:
 # --------------------------------------------------------------------------------------------------
 # (b) search
 
-def seed_runs(collection, experiment_id: str, schema_version: str, count: int, log) -> float:
-    rng = random.Random(20261122)
-    now = utc_now()
-    started = time.perf_counter()
-    done = 0
-    while done < count:
-        batch = [seed_document(rng, experiment_id, schema_version, now) for _ in range(min(SEED_BATCH, count - done))]
-        collection.insert_many(batch, ordered=False)
-        done += len(batch)
-        if done % 20000 == 0 or done == count:
-            log(f"seeded {done}/{count} runs ({time.perf_counter() - started:.1f} s)")
-    return time.perf_counter() - started
-
-
 def plan_summary(explain: dict) -> dict:
     """Stages and indexes of the winning plan, and the execution counts when the server gives them."""
     stages, indexes = [], []
@@ -1013,7 +1008,8 @@ def main(argv=None) -> int:
                                          {"worker": worker_pids(), "database": db_pids()}, db.drifts, log)
 
             log(f"seeding {args.docs} runs into the search experiment")
-            seed_seconds = seed_runs(db.drifts, experiments["search"], schema_version, args.docs, log)
+            seed_seconds = seed_runs(
+                db.drifts, lambda rng, now: seed_document(rng, experiments["search"], schema_version, now), args.docs, log)
             search = measure_search(args, base_url, token, db.drifts, experiments["search"], meter, log)
             at_size = None
             if args.diagnose:

@@ -54,7 +54,16 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "backend"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))  # the browser test's page object
 
-from _common import BenchmarkError, TimeLimitReached, arm_time_limit, elapsed_logger, machine_info, percentile, verdict  # noqa: E402
+from _common import (  # noqa: E402
+    BenchmarkError,
+    TimeLimitReached,
+    arm_time_limit,
+    elapsed_logger,
+    machine_info,
+    percentile,
+    seed_runs,
+    verdict,
+)
 
 from sandbox.backend import sandbox_app_env, start_backend  # noqa: E402
 from sandbox.dashboard import CLIENT_ID, DashboardServer, redirect_uris  # noqa: E402
@@ -64,7 +73,6 @@ from sandbox.idp.launcher import SandboxIdp, start_idp  # noqa: E402
 API = "/api/v1"
 TARGET_SECONDS = 2.0
 DAYS = 90
-SEED_BATCH = 5000
 HTTP_TIMEOUT = 300
 MODELS = ["scorer-v1", "scorer-v2", "scorer-shadow", "ranker-a", "ranker-b"]
 FEATURES = ["age", "income", "tenure", "balance", "num_products", "credit_score", "region", "channel", "device",
@@ -131,20 +139,6 @@ def shape(document: dict, depth: int = 2) -> dict:
         else:
             out[key] = type(value).__name__
     return out
-
-
-def seed_runs(collection, experiment_id: str, schema_version: str, count: int, log) -> float:
-    rng = random.Random(20261122)
-    now = utc_now()
-    started = time.perf_counter()
-    done = 0
-    while done < count:
-        batch = [seed_document(rng, experiment_id, schema_version, now) for _ in range(min(SEED_BATCH, count - done))]
-        collection.insert_many(batch, ordered=False)
-        done += len(batch)
-        if done % 25000 == 0 or done == count:
-            log(f"seeded {done}/{count} runs ({time.perf_counter() - started:.1f} s)")
-    return time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------------------------------
@@ -535,7 +529,9 @@ def main(argv=None) -> int:
                 alice.delete_drift(experiment, probe.id)
 
             log(f"seeding {args.runs} runs with insert_many")
-            seed_seconds = seed_runs(db.drifts, experiment.id, stored["schema_version"], args.runs, log)
+            seed_seconds = seed_runs(
+                db.drifts, lambda rng, now: seed_document(rng, experiment.id, stored["schema_version"], now), args.runs, log,
+                every=25000)
             by_status = {status: db.drifts.count_documents({"experiment_id": experiment.id, "job_status": status})
                          for status in ("Completed", "Running", "Failed")}
             log(f"rebuilding the experiment's summaries ({by_status})")
