@@ -113,6 +113,8 @@ def test_overview_headline_timeline_and_job_status(overview, world):
                                                              "m2 · detected", "m2 · not detected"}
     assert "Job status" in charts
     assert list(table(app, "model")["model"]) == ["m2"]  # the runs stuck in Running
+    # The models the summary named are offered in the sidebar in the same run of the app.
+    assert {"m1", "m2"} <= set(app.multiselect(key="model").options)
     assert not app.error
 
 
