@@ -6,6 +6,7 @@ A module of its own (not conftest.py) so tests can import it unambiguously.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from sandbox.backend import SANDBOX_ADMINS_GROUP
 
@@ -30,6 +31,16 @@ def run_body(**overrides) -> dict:
     """A drift-run body as the published client sends it, with overrides."""
     return {"job_status": "Running", "model": "model-1", "tags": [], "drift_detected": False,
             "parameters": {}, **overrides}
+
+
+def drifts_url(experiment: dict, *parts: str) -> str:
+    """`/api/v1/experiment/<id>/drift`, then `parts` (a run id, `search`, `summary`…)."""
+    return "/".join([f"{API}/experiment/{experiment['id']}/drift", *parts])
+
+
+def iso(moment: datetime) -> str:
+    """A datetime as the API writes it: UTC, milliseconds, `Z`."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def operators_used(filter_doc) -> set[str]:

@@ -12,27 +12,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from factories import API, run_body
+from factories import API, drifts_url, iso, run_body
 
 UTC = timezone.utc
 START = datetime(2026, 5, 4, tzinfo=UTC)  # a Monday
 
 
-@pytest.fixture
-def experiment(alice, make_experiment):
-    return make_experiment(alice)
-
-
-def overview_url(experiment, name):
-    return f"{API}/experiment/{experiment['id']}/drift/{name}"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def get(client, experiment, name, user, **params):
-    response = client.get(overview_url(experiment, name), query_string=params, headers=user.headers)
+    response = client.get(drifts_url(experiment, name), query_string=params, headers=user.headers)
     assert response.status_code == 200, response.json
     return response.json
 
@@ -326,7 +313,7 @@ def test_facets_suggest_what_recent_runs_hold(client, alice, experiment):
     ("facets", {"model": "m"}, "model"),
 ])
 def test_bad_arguments_are_422_in_the_usual_error_shape(client, alice, experiment, name, params, field):
-    response = client.get(overview_url(experiment, name), query_string=params, headers=alice.headers)
+    response = client.get(drifts_url(experiment, name), query_string=params, headers=alice.headers)
 
     assert response.status_code == 422
     body = response.json
@@ -342,9 +329,9 @@ def test_overviews_hide_private_experiments(client, alice, make_user, make_exper
     params = {"summary": {}, "series": {"parameter": "parameters.x"}, "heatmap": {}, "facets": {}}
 
     for name, query in params.items():
-        assert client.get(overview_url(private, name), query_string=query, headers=bob.headers).status_code == 404
-        assert client.get(overview_url(private, name), query_string=query).status_code == 404
-        assert client.get(overview_url(public, name), query_string=query).status_code == 200
+        assert client.get(drifts_url(private, name), query_string=query, headers=bob.headers).status_code == 404
+        assert client.get(drifts_url(private, name), query_string=query).status_code == 404
+        assert client.get(drifts_url(public, name), query_string=query).status_code == 200
 
 
 def test_the_overviews_are_documented(client):

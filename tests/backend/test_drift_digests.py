@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from factories import API, run_body
+from factories import drifts_url, iso, run_body
 
 UTC = timezone.utc
 START = datetime(2026, 5, 4, tzinfo=UTC)
@@ -33,27 +33,14 @@ def app_env(app_env):
     return {**app_env, "APP_SUMMARY_DELAY_MS": "0"}
 
 
-@pytest.fixture
-def experiment(alice, make_experiment):
-    return make_experiment(alice)
-
-
-def url(experiment, *parts):
-    return "/".join([f"{API}/experiment/{experiment['id']}/drift", *parts])
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def get(client, experiment, name, user, **params):
-    response = client.get(url(experiment, name), query_string=params, headers=user.headers)
+    response = client.get(drifts_url(experiment, name), query_string=params, headers=user.headers)
     assert response.status_code == 200, response.json
     return response.json
 
 
 def post(client, user, experiment, **fields):
-    response = client.post(url(experiment), json=run_body(**fields), headers=user.headers)
+    response = client.post(drifts_url(experiment), json=run_body(**fields), headers=user.headers)
     assert response.status_code == 201, response.json
     return response.json
 
@@ -150,8 +137,8 @@ def test_digests_stay_exact_through_every_kind_of_run_write(client, alice, exper
     rng = random.Random(1)
     replayed = run_body(id=str(uuid.uuid4()), model="a", parameters={"accuracy": 0.9, "deep": {"x": {"y": 3}}},
                         data_drift=features(rng, "features"), created_at=iso(START))
-    assert client.post(url(experiment), json=replayed, headers=alice.headers).status_code == 201
-    assert client.post(url(experiment), json=replayed, headers=alice.headers).status_code == 200  # counts nothing
+    assert client.post(drifts_url(experiment), json=replayed, headers=alice.headers).status_code == 201
+    assert client.post(drifts_url(experiment), json=replayed, headers=alice.headers).status_code == 200  # counts nothing
     assert_digests_exact(db, experiment["id"], bounds_exact=True)
 
     others = [post(client, alice, experiment, model=rng.choice("ab"), drift_detected=rng.random() < 0.5,
@@ -163,17 +150,17 @@ def test_digests_stay_exact_through_every_kind_of_run_write(client, alice, exper
     assert_digests_exact(db, experiment["id"], bounds_exact=True)
 
     # PUT: new numbers, a result removed.
-    response = client.put(url(experiment, replayed["id"]), headers=alice.headers, json=run_body(
+    response = client.put(drifts_url(experiment, replayed["id"]), headers=alice.headers, json=run_body(
         model="a", job_status="Completed", parameters={"accuracy": 0.1, "new": -4}))
     assert response.status_code == 200, response.json
     assert_digests_exact(db, experiment["id"])
     # PATCH: numbers only (the counters do not move), the model (another document), drift detected.
     for change in ({"parameters": {"accuracy": 123.5}}, {"model": "c"}, {"drift_detected": True},
                    {"data_drift": features(rng, "flat")}):
-        response = client.patch(url(experiment, others[0]["id"]), json=change, headers=alice.headers)
+        response = client.patch(drifts_url(experiment, others[0]["id"]), json=change, headers=alice.headers)
         assert response.status_code == 200, response.json
         assert_digests_exact(db, experiment["id"])
-    assert client.delete(url(experiment, others[1]["id"]), headers=alice.headers).status_code == 204
+    assert client.delete(drifts_url(experiment, others[1]["id"]), headers=alice.headers).status_code == 204
     assert_digests_exact(db, experiment["id"])
 
     maintained = stored_digests(db, experiment["id"])

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from drift_backend.repositories import summaries
-from factories import API, run_body
+from factories import API, drifts_url, iso, run_body
 
 UTC = timezone.utc
 COUNTS = ("runs", "running", "completed", "failed", "drift_detected", "concept_detected", "concept_not_detected",
@@ -28,19 +28,6 @@ COUNTS = ("runs", "running", "completed", "failed", "drift_detected", "concept_d
 def app_env(app_env):
     """Counter changes written by each request (APP_SUMMARY_DELAY_MS=0), so tests can read the collection."""
     return {**app_env, "APP_SUMMARY_DELAY_MS": "0"}
-
-
-@pytest.fixture
-def experiment(alice, make_experiment):
-    return make_experiment(alice)
-
-
-def drifts_url(experiment, *parts):
-    return "/".join([f"{API}/experiment/{experiment['id']}/drift", *parts])
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def get_summary(client, experiment, user=None, **params):

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from drift_backend.repositories import summaries
-from factories import API, run_body
+from factories import drifts_url, run_body
 
 
 @pytest.fixture
@@ -21,17 +21,12 @@ def app_env(app_env, delay_ms):
     return {**app_env, "APP_SUMMARY_DELAY_MS": str(delay_ms)}
 
 
-@pytest.fixture
-def experiment(alice, make_experiment):
-    return make_experiment(alice)
-
-
 def counted_runs(db, experiment) -> int:
     return sum(document.get("runs", 0) for document in db.drift_summaries.find({"experiment_id": experiment["id"]}))
 
 
 def report(client, user, experiment, **fields):
-    response = client.post(f"{API}/experiment/{experiment['id']}/drift", json=run_body(**fields), headers=user.headers)
+    response = client.post(drifts_url(experiment), json=run_body(**fields), headers=user.headers)
     assert response.status_code == 201, response.json
     return response.json
 
@@ -40,7 +35,7 @@ def test_a_write_does_not_wait_for_its_counters_but_a_read_sees_them(client, ali
     report(client, alice, experiment)
     assert counted_runs(db, experiment) == 0  # still waiting to be merged with others
 
-    summary = client.get(f"{API}/experiment/{experiment['id']}/drift/summary", headers=alice.headers).json
+    summary = client.get(drifts_url(experiment, "summary"), headers=alice.headers).json
 
     assert summary["totals"]["runs"] == 1
     assert counted_runs(db, experiment) == 1
@@ -63,7 +58,7 @@ def test_concurrent_reports_are_each_counted_once(app, alice, experiment, db):
             run = report(client, alice, experiment, model=f"model-{index % 3}")
             finished = {**run_body(model=run["model"]), "job_status": "Completed",
                         "data_drift": {"drift": index % 2 == 0, "parameters": {"drift_share": index / 100}}}
-            response = client.put(f"{API}/experiment/{experiment['id']}/drift/{run['id']}", json=finished,
+            response = client.put(drifts_url(experiment, run["id"]), json=finished,
                                   headers=alice.headers)
             assert response.status_code == 200, response.json
 
@@ -90,7 +85,7 @@ def test_a_failed_deferred_write_is_kept_and_written_later(client, alice, experi
 
     monkeypatch.setattr(summaries, "_write_counter_updates", fail_once)
     report(client, alice, experiment)  # answered 201: its counter change is deferred
-    summary_url = f"{API}/experiment/{experiment['id']}/drift/summary"
+    summary_url = drifts_url(experiment, "summary")
 
     assert client.get(summary_url, headers=alice.headers).status_code == 503  # the read's flush failed
     summary = client.get(summary_url, headers=alice.headers).json

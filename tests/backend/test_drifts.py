@@ -6,16 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from factories import API, run_body
-
-
-@pytest.fixture
-def experiment(alice, make_experiment):
-    return make_experiment(alice)
-
-
-def drifts_url(experiment, *parts):
-    return "/".join([f"{API}/experiment/{experiment['id']}/drift", *parts])
+from factories import drifts_url, run_body
 
 
 def test_the_published_clients_run_lifecycle(client, alice, experiment, db):
