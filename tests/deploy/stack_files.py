@@ -24,7 +24,7 @@ BASE_FILE = "compose.yml"
 #: Each environment is compose.yml plus these files, in this order.
 STACKS = {
     "base": (BASE_FILE,),
-    "development": (BASE_FILE, "compose.override.yml"),
+    "development": (BASE_FILE, "compose.dev.yml"),
     "production": (BASE_FILE, "compose.prod.yml"),
     "test": (BASE_FILE, "compose.test.yml"),
 }
@@ -34,6 +34,7 @@ SAMPLE_ENVIRONMENT = {
     "APP_LETSENCRYPT_EMAIL": "ops@example.org",
     "APP_TRUSTED_OP_LIST": '["https://login.example.org/realms/example"]',
     "APP_ADMIN_ENTITLEMENTS": '["urn:example:drift-monitor:admins"]',
+    "APP_TOKEN_AUDIENCE": "drift-monitor",
 }
 
 

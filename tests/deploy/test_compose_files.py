@@ -43,7 +43,7 @@ from stack_files import (
 )
 
 SCHEMA_PATH = Path(__file__).with_name("compose-spec.json")
-OVERRIDE_FILES = ("compose.override.yml", "compose.prod.yml", "compose.test.yml")
+OVERRIDE_FILES = ("compose.dev.yml", "compose.prod.yml", "compose.test.yml")
 COMPOSE_FILES = (BASE_FILE, *OVERRIDE_FILES)
 DATABASE_SERVICE = "database"
 ROOT_SECRET = "database_root_password"
@@ -388,7 +388,7 @@ def test_production_services_restart_unless_stopped(stacks):
 
 
 @pytest.mark.parametrize("variable", ["APP_DOMAIN_NAME", "APP_LETSENCRYPT_EMAIL", "APP_TRUSTED_OP_LIST",
-                                      "APP_ADMIN_ENTITLEMENTS"])
+                                      "APP_ADMIN_ENTITLEMENTS", "APP_TOKEN_AUDIENCE"])
 def test_production_refuses_to_start_without_its_required_settings(variable):
     environ = {name: value for name, value in SAMPLE_ENVIRONMENT.items() if name != variable}
     with pytest.raises(MissingVariable) as raised:
@@ -564,10 +564,13 @@ def test_the_test_stack_reaches_the_proxy_by_a_name_its_certificate_covers(stack
     assert list((REPO_ROOT / "tests" / "stack").glob("test_*.py"))
 
 
-def test_the_dashboard_and_the_proxy_point_at_the_backend_port(stacks):
+def test_the_dashboard_reaches_the_api_through_the_proxy(stacks):
+    # Through Traefik's internal entry point, where the rate limit applies (tests/deploy/test_hardening.py
+    # checks the router behind it); the proxy's backend service is the backend's port.
     for stack, config in stacks.items():
         services = services_of(config)
-        assert environment_of(services["frontend"])["DRIFT_MONITOR_URL"] == "http://backend:5000", stack
+        assert environment_of(services["frontend"])["DRIFT_MONITOR_URL"] == "http://reverse-proxy:8081", stack
+        assert "--entryPoints.internal.address=:8081" in command_list(services["reverse-proxy"]), stack
 
 
 # --- the checks themselves catch broken files ----------------------------------------------------------------
