@@ -34,8 +34,9 @@ heatmap = api.feature_heatmap(key, client, experiment_id, result, statistic, int
                               view.filters.api_arguments(view.today))
 figure = charts.heatmap_figure(heatmap)
 if figure is None:
-    st.info(f"No per-feature `{statistic}` in the {RESULTS[result].lower()} results of these runs. The heatmap "
-            f"needs runs whose `{result}.parameters` hold one object per feature with a numeric `{statistic}` "
+    st.info(f"No per-feature {ui.markdown.code(statistic)} in the {RESULTS[result].lower()} results of these runs. "
+            f"The heatmap needs runs whose `{result}.parameters` hold one object per feature with a numeric "
+            f"{ui.markdown.code(statistic)} "
             "(and optionally `drift`), for example:", icon=":material/grid_off:")
     st.code('monitor.data(detected, {"age": {"p_value": 0.01, "drift": True},\n'
             '                        "income": {"p_value": 0.42, "drift": False}})', language="python")

@@ -47,8 +47,9 @@ if plot_against == "another parameter" and not versus:
 series = api.parameter_series(key, client, experiment_id, parameter, versus, points,
                               view.filters.api_arguments(view.today))
 if series["matched"] == 0:
-    st.info(f"No run in this selection has a numeric value at `{parameter}`"
-            + (f" and `{versus}`" if versus else "") + ". Check the path, or widen the filters.",
+    # The paths may come from the URL: code spans that no backtick in them can close.
+    st.info(f"No run in this selection has a numeric value at {ui.markdown.code(parameter)}"
+            + (f" and {ui.markdown.code(versus)}" if versus else "") + ". Check the path, or widen the filters.",
             icon=":material/search_off:")
     st.stop()
 

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from .markdown import literal
+
 # The option texts double as URL values: widgets bound to query parameters put the text shown
 # in the URL, so these read well in both places (`?range=All+time&detected=yes`).
 RANGE_DAYS: dict[str, int | None] = {
@@ -47,19 +49,21 @@ class Filters:
     detected: str = "any"
 
     def problems(self) -> list[str]:
-        """Why these filters cannot be applied, in words the user can act on; empty when fine."""
+        """Why these filters cannot be applied, in words the user can act on; empty when fine.
+
+        Markdown (the page shows them in an error box): values that came from the URL are escaped."""
         found = []
         if self.range not in RANGE_DAYS:
-            found.append(f"unknown time range {self.range!r}; choose one of: {', '.join(RANGE_DAYS)}")
+            found.append(f"unknown time range {literal(repr(self.range))}; choose one of: {', '.join(RANGE_DAYS)}")
         if self.range == CUSTOM_RANGE and self.since and self.until and self.since > self.until:
             found.append(f"the start date {self.since} is after the end date {self.until}; swap them")
         unknown = sorted(set(self.statuses) - set(JOB_STATUSES))
         if unknown:
-            found.append(f"unknown job status {', '.join(unknown)}; use {', '.join(JOB_STATUSES)}")
+            found.append(f"unknown job status {literal(', '.join(unknown))}; use {', '.join(JOB_STATUSES)}")
         if self.drift_type not in DRIFT_TYPES:
-            found.append(f"unknown drift type {self.drift_type!r}; use {', '.join(DRIFT_TYPES)}")
+            found.append(f"unknown drift type {literal(repr(self.drift_type))}; use {', '.join(DRIFT_TYPES)}")
         if self.detected not in DETECTED:
-            found.append(f"'detected' must be one of {', '.join(DETECTED)}, not {self.detected!r}")
+            found.append(f"'detected' must be one of {', '.join(DETECTED)}, not {literal(repr(self.detected))}")
         return found
 
     def window(self, today: dt.date) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -118,7 +122,10 @@ class Filters:
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
     def describe(self, today: dt.date) -> str:
-        """One line saying what is shown, e.g. for a caption under the figures."""
+        """One line saying what is shown, e.g. for a caption under the figures.
+
+        Markdown: models, tags and statuses come from the URL (a shared link), so they are escaped and
+        a link like ``?model=[x](javascript:...)`` shows those characters rather than a link."""
         since, until = self.window(today)
         if since and until:
             parts = [f"{since:%Y-%m-%d} to {until - dt.timedelta(days=1):%Y-%m-%d}"]
@@ -129,11 +136,11 @@ class Filters:
         else:
             parts = ["all time"]
         if self.models:
-            parts.append("model " + ", ".join(self.models))
+            parts.append("model " + ", ".join(map(literal, self.models)))
         if self.tags:
-            parts.append("tags " + " + ".join(self.tags))
+            parts.append("tags " + " + ".join(map(literal, self.tags)))
         if self.statuses:
-            parts.append("status " + ", ".join(self.statuses))
+            parts.append("status " + ", ".join(map(literal, self.statuses)))
         if self.drift_type != "any" or self.detected != "any":
             kind = "any drift" if self.drift_type == "any" else f"{self.drift_type} drift"
             parts.append(kind + {"any": " reported", "yes": " detected", "no": " not detected"}[self.detected])

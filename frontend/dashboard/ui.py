@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 
 import streamlit as st
 from drift_monitor import DriftMonitorError
 
-from . import api, state
+from . import api, markdown, state
 from .filters import CUSTOM_RANGE, DEFAULT_RANGE, DETECTED, DRIFT_TYPES, JOB_STATUSES, RANGE_DAYS, Filters
 
 #: Filter widgets keep their values in the URL, under their key, so a view can be shared.
 BIND = "query-params"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|])")
 
-
-def plain(text: str) -> str:
-    """``text`` shown as it is inside Markdown (names, e-mails with underscores)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+#: ``text`` shown as it is inside Markdown (names, e-mails with underscores, values from the URL).
+plain = markdown.literal
 
 
 def _log_in_again(where, key: str) -> None:
@@ -48,7 +44,7 @@ def account_sidebar() -> None:
             sidebar.markdown(f"Logged in as **{plain(person.name)}**")
             if person.user_id:
                 # Managers grant permissions to user ids: this is the one to tell them.
-                sidebar.caption(f"User id: `{person.user_id}`")
+                sidebar.caption(f"User id: {markdown.code(person.user_id)}")
             if not person.registered:
                 sidebar.caption("Not registered yet: register on the Experiments page to create experiments.")
         if sidebar.button("Log out", key="log_out"):
@@ -107,7 +103,9 @@ def filter_sidebar(experiment_id: str) -> Filters:
 def show_error(error: Exception) -> None:
     """An error box that says what went wrong and what to do."""
     explanation = api.explain(error, url=api.configured_url(), logged_in=not state.current_login().anonymous)
-    st.error(f"{explanation.problem}\n\n{explanation.advice}".strip(), icon=":material/error:")
+    # The server's message can repeat what the request carried (a filter value from the URL); the advice
+    # is our own Markdown.
+    st.error(f"{plain(explanation.problem)}\n\n{explanation.advice}".strip(), icon=":material/error:")
     if explanation.expired_login:
         _log_in_again(st, "page_log_in_again")
 
