@@ -17,6 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_ADMINS_GROUP = "urn:example:drift-monitor:admins"
 
 
+#: The audience of the sandbox provider's access tokens.
+SANDBOX_AUDIENCE = "drift-monitor"
+
+
 def sandbox_app_env(database_uri: str, database_name: str, issuer: str, **overrides: str) -> dict[str, str]:
     """The APP_* environment of a backend that trusts the sandbox identity provider at `issuer`."""
     return {
@@ -24,6 +28,10 @@ def sandbox_app_env(database_uri: str, database_name: str, issuer: str, **overri
         "APP_DATABASE_NAME": database_name,
         "APP_TRUSTED_OP_LIST": json.dumps([issuer]),
         "APP_ADMIN_ENTITLEMENTS": json.dumps([SANDBOX_ADMINS_GROUP]),
+        # The sandbox provider is http:// on loopback: development settings. Its tokens carry
+        # aud "drift-monitor" (sandbox/idp/tokens.py), checked as production would.
+        "APP_ENVIRONMENT": "development",
+        "APP_TOKEN_AUDIENCE": SANDBOX_AUDIENCE,
         **overrides,
     }
 

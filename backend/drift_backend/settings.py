@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote_plus, urlparse
 
 ENV_PREFIX = "APP_"
+ENVIRONMENTS = ("production", "development")
 
 
 class SettingsError(ValueError):
@@ -18,6 +19,11 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    # --- Environment ----------------------------------------------------------
+    # "production" (default) refuses settings that are only safe on a developer's machine: no token
+    # audience, http:// issuers. "development" (the sandbox, `make run`, the tests) allows them.
+    environment: str
+
     # --- Database -------------------------------------------------------------
     # A full URI wins; otherwise it is built from host, port and credentials so that
     # production can keep the password in a secret file.
@@ -34,7 +40,18 @@ class Settings:
     admin_entitlements: frozenset[str]
     # When non-empty, only users holding one of these may register.
     users_entitlements: frozenset[str]
-    token_audience: str | None
+    # A token is accepted only if its `aud` names one of these, or its `azp`/`client_id` is one of them.
+    # Empty (development only): any audience.
+    token_audience: tuple[str, ...]
+    # Issuers whose entitlements count (administrators, the registration gate, group permissions). A
+    # token of another trusted issuer identifies its user but carries no entitlements, so a weaker
+    # issuer cannot make someone an administrator by putting the right string in a token.
+    entitlement_issuers: frozenset[str]
+    # Issuers whose userinfo endpoint may be asked about an opaque (non-JWT) token, in this order.
+    # Empty: opaque tokens are refused without any outbound call.
+    opaque_token_issuers: tuple[str, ...]
+    # Userinfo does not say when an opaque token expires: an accepted one is re-checked this often.
+    opaque_token_ttl_seconds: int
     # Timeout of calls to identity providers (discovery, JWKS, userinfo).
     oidc_timeout_seconds: float
 
@@ -47,17 +64,39 @@ class Settings:
         if not database_name:
             raise SettingsError("APP_DATABASE_NAME must not be empty")
 
+        environment = env.get("APP_ENVIRONMENT", "production").strip().lower() or "production"
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"APP_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+        issuers = tuple(_issuer_list(env))
+        audience = tuple(_one_or_list(env, "APP_TOKEN_AUDIENCE"))
+        entitlement_issuers = (tuple(_urls(env, "APP_ENTITLEMENT_ISSUERS", issuers))
+                               if env.get("APP_ENTITLEMENT_ISSUERS", "").strip() else issuers[:1])
+        opaque_token_issuers = tuple(_urls(env, "APP_OPAQUE_TOKEN_ISSUERS", issuers))
+        if environment == "production":
+            if not audience:
+                raise SettingsError("APP_TOKEN_AUDIENCE is required in production: this API's client id "
+                                    "(tokens issued to other clients must not be accepted); "
+                                    "set APP_ENVIRONMENT=development on a developer machine")
+            plain = [issuer for issuer in issuers if issuer.startswith("http://")]
+            if plain:
+                raise SettingsError(f"APP_TRUSTED_OP_LIST has http:// issuers {plain}: only https:// in "
+                                    "production (APP_ENVIRONMENT=development allows http://)")
+
         return cls(
+            environment=environment,
             database_uri=_database_uri(env, database_name),
             database_name=database_name,
             database_timeout_ms=_positive_int(env, "APP_DATABASE_TIMEOUT_MS", 3000),
             summary_delay_ms=_positive_int(env, "APP_SUMMARY_DELAY_MS", 1000, allow_zero=True),
-            trusted_op_list=tuple(_issuer_list(env)),
+            trusted_op_list=issuers,
             entitlements_path=env.get("APP_ENTITLEMENTS_PATH", "eduperson_entitlement").strip()
             or "eduperson_entitlement",
             admin_entitlements=frozenset(_string_list(env, "APP_ADMIN_ENTITLEMENTS")),
             users_entitlements=frozenset(_string_list(env, "APP_USERS_ENTITLEMENTS")),
-            token_audience=env.get("APP_TOKEN_AUDIENCE", "").strip() or None,
+            token_audience=audience,
+            entitlement_issuers=frozenset(entitlement_issuers),
+            opaque_token_issuers=opaque_token_issuers,
+            opaque_token_ttl_seconds=_positive_int(env, "APP_OPAQUE_TOKEN_TTL_SECONDS", 60),
             oidc_timeout_seconds=_positive_int(env, "APP_OIDC_TIMEOUT_SECONDS", 5),
         )
 
@@ -136,3 +175,18 @@ def _issuer_list(env: Mapping[str, str]) -> list[str]:
             raise SettingsError(f"APP_TRUSTED_OP_LIST entry {issuer!r} is not an http(s) URL")
     # Issuers are compared with the token's `iss` claim exactly, bar a trailing slash.
     return [issuer.rstrip("/") for issuer in issuers]
+
+
+def _one_or_list(env: Mapping[str, str], name: str) -> list[str]:
+    """A JSON list of strings, or one plain string."""
+    raw = env.get(name, "").strip()
+    return _string_list(env, name) if raw.startswith("[") else ([raw] if raw else [])
+
+
+def _urls(env: Mapping[str, str], name: str, trusted: tuple[str, ...]) -> list[str]:
+    """A JSON list of issuer URLs, each of which must be one of the trusted issuers."""
+    urls = [url.rstrip("/") for url in _string_list(env, name)]
+    unknown = [url for url in urls if url not in trusted]
+    if unknown:
+        raise SettingsError(f"{name} entries {unknown} are not in APP_TRUSTED_OP_LIST")
+    return urls

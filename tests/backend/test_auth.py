@@ -87,7 +87,8 @@ def test_garbage_tokens_are_401(client):
     assert response.status_code == 401
 
 
-def test_opaque_tokens_are_resolved_through_userinfo(client, idp):
+def test_opaque_tokens_are_resolved_through_userinfo(app_env, idp):
+    client = make_client(app_env, APP_OPAQUE_TOKEN_ISSUERS=json.dumps([idp.issuer]))
     token = idp.token("sub-5", email="five@example.org", entitlements=[USERS_GROUP, "urn:x"], opaque=True)
     assert token.count(".") != 2  # not a JWT
 
@@ -107,6 +108,7 @@ def test_audience_is_enforced_when_configured(app_env, idp):
     response = client.get(f"{API}/entitlement", headers=bearer(wrong))
     assert response.status_code == 401
     assert "audience" in response.json["message"]
+    assert "drift-monitor-api" not in response.json["message"]  # no hint at what would be accepted
 
 
 def test_entitlements_are_read_at_the_configured_path(app_env, idp):
@@ -147,7 +149,7 @@ def test_a_known_token_needs_no_call_to_the_identity_provider(app_env):
     # …while a new one cannot be checked, which is the provider's outage, not the caller's fault.
     response = client.get(f"{API}/entitlement", headers=bearer(unknown))
     assert response.status_code == 503
-    assert "unreachable" in response.json["message"]
+    assert "identity provider is unavailable" in response.json["message"]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ def test_database_outage_gives_fast_503_and_recovery_without_restart(own_databas
         "APP_TRUSTED_OP_LIST": json.dumps([idp.issuer]),
         "APP_ADMIN_ENTITLEMENTS": json.dumps([ADMINS_GROUP]),
         "APP_DATABASE_TIMEOUT_MS": str(TIMEOUT_MS),
+        "APP_ENVIRONMENT": "development",  # the sandbox issuer is http://
     }
     headers = {"Authorization": f"Bearer {idp.token('outage-user', email='o@example.org', entitlements=[USERS_GROUP])}"}
     with start_backend(env, workers=1, threads=4) as base_url:

@@ -104,7 +104,7 @@ def test_secret_files_fill_in_settings(tmp_path):
     (tmp_path / "app_database_password").write_text("s3cret/with:chars\n")
     settings = Settings.from_environ({
         "APP_SECRETS_DIR": str(tmp_path), "APP_DATABASE_HOST": "database", "APP_DATABASE_USERNAME": "app",
-        "APP_TRUSTED_OP_LIST": json.dumps(["https://issuer.example.org/"]),
+        "APP_TRUSTED_OP_LIST": json.dumps(["https://issuer.example.org/"]), "APP_TOKEN_AUDIENCE": "drift-monitor",
     })
 
     assert settings.database_uri == "mongodb://app:s3cret%2Fwith%3Achars@database:27017/?authSource=drifts-data"

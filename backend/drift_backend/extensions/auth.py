@@ -1,8 +1,12 @@
 """OIDC bearer-token validation: discovery → JWKS → signature, issuer, expiry; then userinfo.
 
 Everything fetched from an identity provider is cached, so a request that carries a token
-already seen costs no network call. Opaque (non-JWT) tokens are resolved through the
-userinfo endpoints of the trusted issuers.
+already seen costs no network call, and nothing is cached past a token's expiry. A JWT must name
+this API (`aud`, `azp` or `client_id` in APP_TOKEN_AUDIENCE). Entitlements count only from the
+issuers of APP_ENTITLEMENT_ISSUERS. Opaque (non-JWT) tokens go only to the userinfo endpoints of
+APP_OPAQUE_TOKEN_ISSUERS, never to every issuer (that would disclose one issuer's tokens to another),
+and a rejected one is remembered briefly so junk tokens cause no stream of outbound calls.
+Upstream failure details are logged, never sent to the caller (they name hosts and proxies).
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ JWKS_REFRESH_COOLDOWN_SECONDS = 2.0
 # How long a token's userinfo answer is reused (never past the token's own expiry).
 USERINFO_TTL_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
+# A rejected opaque token is refused from memory for this long.
+REJECTED_TTL_SECONDS = 30
+IDP_UNAVAILABLE = "the identity provider is unavailable; try again shortly"
+
+
+def _unavailable(issuer: str, what: str, error: object = None) -> Unavailable:
+    """The generic 503, with the details in the log only."""
+    log.warning("identity provider %s: %s%s", issuer, what, f": {error}" if error else "")
+    return Unavailable(IDP_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,7 @@ class _Provider:
         with self._lock:
             if self._jwks_client is None:
                 if "jwks_uri" not in metadata:
-                    raise Unavailable(f"identity provider {self.issuer} publishes no jwks_uri")
+                    raise _unavailable(self.issuer, "publishes no jwks_uri")
                 self._jwks_client = jwt.PyJWKClient(
                     metadata["jwks_uri"],
                     lifespan=JWKS_TTL_SECONDS,
@@ -81,7 +94,7 @@ class _Provider:
         try:
             return client.get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientConnectionError as error:
-            raise Unavailable(f"cannot fetch the signing keys of {self.issuer}: {error}") from error
+            raise _unavailable(self.issuer, "cannot fetch the signing keys", error) from error
         except jwt.PyJWKClientError as error:
             raise Unauthorized(f"token signed with a key unknown to {self.issuer}") from error
 
@@ -95,15 +108,15 @@ class _Provider:
                 endpoint, headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout
             )
         except requests.RequestException as error:
-            raise Unavailable(f"identity provider {self.issuer} is unreachable: {error}") from error
+            raise _unavailable(self.issuer, "userinfo unreachable", error) from error
         if response.status_code in (400, 401, 403):
             return None
         if response.status_code != 200:
-            raise Unavailable(f"identity provider {self.issuer} answered {response.status_code} on userinfo")
+            raise _unavailable(self.issuer, f"answered {response.status_code} on userinfo")
         try:
             return response.json()
         except ValueError as error:
-            raise Unavailable(f"identity provider {self.issuer} sent invalid userinfo JSON") from error
+            raise _unavailable(self.issuer, "sent invalid userinfo JSON", error) from error
 
     def _get_json(self, url: str) -> dict:
         try:
@@ -111,7 +124,7 @@ class _Provider:
             response.raise_for_status()
             return response.json()
         except (requests.RequestException, ValueError) as error:
-            raise Unavailable(f"identity provider {self.issuer} is unreachable: {error}") from error
+            raise _unavailable(self.issuer, f"{url} unreachable", error) from error
 
 
 class TokenValidator:
@@ -125,28 +138,40 @@ class TokenValidator:
             for issuer in settings.trusted_op_list
         }
         self._identities: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=USERINFO_TTL_SECONDS)
+        self._rejected: cachetools.TTLCache = cachetools.TTLCache(maxsize=10_000, ttl=REJECTED_TTL_SECONDS)
         self._cache_lock = threading.Lock()
 
     def identify(self, token: str) -> Identity:
         key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.time()
         with self._cache_lock:
             cached = self._identities.get(key)
+            rejected = self._rejected.get(key)
+        if rejected is not None:
+            raise Unauthorized(rejected)
         if cached is not None:
-            identity, expires_at = cached
-            if expires_at is None or expires_at > time.time():
+            identity, fresh_until = cached
+            if fresh_until > now:
                 return identity
-            raise Unauthorized("the access token has expired")
+            with self._cache_lock:
+                self._identities.pop(key, None)
 
-        identity, expires_at = self._identify_uncached(token)
+        identity, fresh_until = self._identify_uncached(token, key)
         with self._cache_lock:
-            self._identities[key] = (identity, expires_at)
+            self._identities[key] = (identity, fresh_until)
         return identity
 
-    def _identify_uncached(self, token: str) -> tuple[Identity, float | None]:
+    def _identify_uncached(self, token: str, key: str) -> tuple[Identity, float]:
+        """The identity and until when it may be reused without asking again."""
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.DecodeError:
-            return self._identify_opaque(token), None
+            try:
+                return self._identify_opaque(token)
+            except Unauthorized as error:
+                with self._cache_lock:
+                    self._rejected[key] = error.message
+                raise
 
         issuer = str(unverified.get("iss", "")).rstrip("/")
         provider = self._providers.get(issuer)
@@ -160,36 +185,56 @@ class TokenValidator:
             raise Unauthorized("userinfo subject does not match the token subject")
         return self._identity(provider.issuer, {**claims, **userinfo}), float(claims["exp"])
 
+    def _check_audience(self, claims: dict) -> None:
+        """The token was issued for this API: `aud` names it, or `azp`/`client_id` is it."""
+        allowed = self._settings.token_audience
+        if not allowed:
+            return
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
+        presented = {value for value in (*audiences, claims.get("azp"), claims.get("client_id"))
+                     if isinstance(value, str)}
+        if presented.isdisjoint(allowed):
+            raise Unauthorized("the access token is not meant for this API (audience)")
+
     def _verify_jwt(self, token: str, provider: _Provider) -> dict:
         key = provider.signing_key(token)
-        audience = self._settings.token_audience
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key=key,
                 algorithms=SIGNING_ALGORITHMS,
                 issuer=provider.issuer,
-                audience=audience,
                 leeway=CLOCK_SKEW_SECONDS,
-                options={"require": ["exp", "iss", "sub"], "verify_aud": audience is not None},
+                # The audience is checked below: PyJWT's check knows `aud` only, not `azp`/`client_id`.
+                options={"require": ["exp", "iss", "sub"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as error:
             raise Unauthorized("the access token has expired") from error
         except jwt.ImmatureSignatureError as error:
             raise Unauthorized("the access token is not valid yet") from error
-        except jwt.InvalidAudienceError as error:
-            raise Unauthorized(f"the access token is not meant for audience {audience!r}") from error
         except jwt.InvalidIssuerError as error:
             raise Unauthorized("the access token issuer does not match") from error
         except jwt.InvalidTokenError as error:
             raise Unauthorized(f"invalid access token: {error}") from error
+        self._check_audience(claims)
+        return claims
 
-    def _identify_opaque(self, token: str) -> Identity:
-        for provider in self._providers.values():
-            userinfo = provider.userinfo(token)
+    def _identify_opaque(self, token: str) -> tuple[Identity, float]:
+        issuers = self._settings.opaque_token_issuers
+        if not issuers:
+            raise Unauthorized("opaque access tokens are not accepted here; send a JWT access token")
+        for issuer in issuers:
+            userinfo = self._providers[issuer].userinfo(token)  # settings made sure it is trusted
             if userinfo and userinfo.get("sub"):
-                return self._identity(provider.issuer, userinfo)
-        raise Unauthorized("the access token is not a valid token of any trusted issuer")
+                fresh_until = time.time() + self._settings.opaque_token_ttl_seconds
+                expiry = userinfo.get("exp")
+                if isinstance(expiry, (int, float)) and not isinstance(expiry, bool):
+                    if expiry <= time.time():
+                        raise Unauthorized("the access token has expired")
+                    fresh_until = min(fresh_until, float(expiry))
+                return self._identity(issuer, userinfo), fresh_until
+        raise Unauthorized("the access token is not a valid token of any issuer that takes opaque tokens")
 
     def _identity(self, issuer: str, claims: dict) -> Identity:
         subject = claims.get("sub")
@@ -200,7 +245,8 @@ class TokenValidator:
             issuer=issuer,
             subject=subject,
             email=email if isinstance(email, str) and email else None,
-            entitlements=frozenset(_claim_at_path(claims, self._settings.entitlements_path)),
+            entitlements=frozenset(_claim_at_path(claims, self._settings.entitlements_path))
+            if issuer in self._settings.entitlement_issuers else frozenset(),
         )
 
 
