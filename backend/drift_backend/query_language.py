@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import enum
 import re
+# The standard library's own regex parser, to inspect a pattern's structure (no public API does).
+from re import _constants as _regex_constants
+from re import _parser as _regex_parser
 import reprlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -41,6 +44,7 @@ __all__ = [
     "MAX_ARRAY_LENGTH",
     "MAX_CONDITIONS",
     "MAX_DEPTH",
+    "MAX_REGEXES",
     "MAX_REGEX_LENGTH",
     "USER_FIELDS",
     "FieldKind",
@@ -58,6 +62,8 @@ MAX_CONDITIONS = 200
 # Regex patterns run on the database server for every candidate document;
 # keeping them short bounds how expensive a pattern can be made.
 MAX_REGEX_LENGTH = 256
+# ...and few: each one is a scan of the candidate documents.
+MAX_REGEXES = 5
 # The largest and smallest integers BSON can carry (int64). Anything beyond
 # would only fail later, inside pymongo, as a server error.
 _MAX_INT64 = 2**63 - 1
@@ -237,6 +243,7 @@ class _Compiler:
     def __init__(self, fields: Mapping[str, FieldKind]) -> None:
         self._fields = fields
         self._conditions = 0
+        self._regexes = 0
 
     def filter(self, doc: dict, path: str) -> dict:
         """Translate a filter document: field conditions and logical operators."""
@@ -340,6 +347,10 @@ class _Compiler:
                 )
             compiled[operator] = self._operand(field, kind, operator, operand, op_path)
         if "$regex" in compiled:
+            self._regexes += 1
+            if self._regexes > MAX_REGEXES:
+                raise QueryLanguageError(f"too many regular expressions (maximum is {MAX_REGEXES})",
+                                         _join(path, "$regex"))
             _check_regex(field, compiled["$regex"], compiled.get("$options", ""), path)
         return compiled
 
@@ -482,8 +493,46 @@ def _check_regex(field: str, pattern: object, options: object, path: str) -> Non
         flags |= _REGEX_OPTION_FLAGS[option]
     try:
         re.compile(pattern, flags)
+        parsed = _regex_parser.parse(pattern, flags)
     except re.error as exc:
         raise QueryLanguageError(f"invalid regular expression for field '{field}': {exc}", pattern_path) from None
+    problem = _backtracking_risk(parsed)
+    if problem:
+        raise QueryLanguageError(f"regular expression for field '{field}' not allowed: {problem}", pattern_path)
+
+
+_UNBOUNDED = _regex_constants.MAXREPEAT  # how the parser spells an open-ended repeat ({n,}, *, +)
+_REPEATS = {_regex_constants.MAX_REPEAT, _regex_constants.MIN_REPEAT, _regex_constants.POSSESSIVE_REPEAT}
+
+
+def _backtracking_risk(parsed, inside_repeat: bool = False) -> str | None:
+    """Why a pattern can take exponential time on a backtracking engine (PCRE), or None.
+
+    Refused: a repeat inside an unbounded repeat (``(a+)+``, ``(x+x+)*``), backreferences and
+    lookarounds. Prefixes, alternatives, classes and bounded groups such as ``(ab){1,3}`` stay allowed.
+    """
+    for op, argument in parsed:
+        if op is _regex_constants.GROUPREF or op is _regex_constants.GROUPREF_EXISTS:
+            return "backreferences are not supported"
+        if op in (_regex_constants.ASSERT, _regex_constants.ASSERT_NOT):
+            return "lookahead and lookbehind are not supported"
+        if op in _REPEATS:
+            low, high, body = argument
+            if inside_repeat and high > 1:
+                return "nested repetition such as (a+)+ can take exponential time"
+            problem = _backtracking_risk(body, inside_repeat or high == _UNBOUNDED)
+        elif op is _regex_constants.SUBPATTERN:
+            problem = _backtracking_risk(argument[-1], inside_repeat)
+        elif op is _regex_constants.BRANCH:
+            problem = next(filter(None, (_backtracking_risk(branch, inside_repeat) for branch in argument[1])),
+                           None)
+        elif op is _regex_constants.ATOMIC_GROUP:
+            problem = _backtracking_risk(argument, inside_repeat)
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
 
 
 def _unsupported_operator(operator: str, path: str) -> QueryLanguageError:

@@ -77,7 +77,7 @@ class Settings:
                 raise SettingsError("APP_TOKEN_AUDIENCE is required in production: this API's client id "
                                     "(tokens issued to other clients must not be accepted); "
                                     "set APP_ENVIRONMENT=development on a developer machine")
-            plain = [issuer for issuer in issuers if issuer.startswith("http://")]
+            plain = [issuer for issuer in issuers if urlparse(issuer).scheme == "http"]  # also HTTP://
             if plain:
                 raise SettingsError(f"APP_TRUSTED_OP_LIST has http:// issuers {plain}: only https:// in "
                                     "production (APP_ENVIRONMENT=development allows http://)")
@@ -96,7 +96,7 @@ class Settings:
             token_audience=audience,
             entitlement_issuers=frozenset(entitlement_issuers),
             opaque_token_issuers=opaque_token_issuers,
-            opaque_token_ttl_seconds=_positive_int(env, "APP_OPAQUE_TOKEN_TTL_SECONDS", 60),
+            opaque_token_ttl_seconds=_opaque_token_ttl(env),
             oidc_timeout_seconds=_positive_int(env, "APP_OIDC_TIMEOUT_SECONDS", 5),
         )
 
@@ -151,6 +151,18 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: b
     return value
 
 
+# A revoked opaque token is believed at most this long: its expiry is unknown, so the cache is short.
+OPAQUE_TOKEN_TTL_LIMIT_SECONDS = 60
+
+
+def _opaque_token_ttl(env: Mapping[str, str]) -> int:
+    ttl = _positive_int(env, "APP_OPAQUE_TOKEN_TTL_SECONDS", OPAQUE_TOKEN_TTL_LIMIT_SECONDS)
+    if ttl > OPAQUE_TOKEN_TTL_LIMIT_SECONDS:
+        raise SettingsError(f"APP_OPAQUE_TOKEN_TTL_SECONDS must be at most {OPAQUE_TOKEN_TTL_LIMIT_SECONDS} "
+                            f"(a revoked opaque token is accepted for that long), got {ttl}")
+    return ttl
+
+
 def _string_list(env: Mapping[str, str], name: str) -> list[str]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -178,9 +190,11 @@ def _issuer_list(env: Mapping[str, str]) -> list[str]:
 
 
 def _one_or_list(env: Mapping[str, str], name: str) -> list[str]:
-    """A JSON list of strings, or one plain string."""
+    """A JSON list of strings, or plain comma-separated strings (one value needs no list syntax)."""
     raw = env.get(name, "").strip()
-    return _string_list(env, name) if raw.startswith("[") else ([raw] if raw else [])
+    if raw.startswith("["):
+        return _string_list(env, name)
+    return [value.strip() for value in raw.split(",") if value.strip()]
 
 
 def _urls(env: Mapping[str, str], name: str, trusted: tuple[str, ...]) -> list[str]:

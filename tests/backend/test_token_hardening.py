@@ -55,6 +55,14 @@ def test_several_audiences_may_be_configured(app_env, idp):
     assert entitlements(client, idp.token("sub-a", audience="other-api"))[0] == 401
 
 
+def test_audiences_may_be_comma_separated(app_env, idp):
+    client = make_client(app_env, APP_TOKEN_AUDIENCE="drift-monitor, drift-monitor-dashboard")
+
+    assert entitlements(client, idp.token("sub-a", audience="drift-monitor-dashboard"))[0] == 200
+    assert entitlements(client, idp.token("sub-a", audience="drift-monitor"))[0] == 200
+    assert entitlements(client, idp.token("sub-a", audience="other-api"))[0] == 401
+
+
 def test_development_without_an_audience_accepts_any(app_env, idp):
     client = make_client(app_env, APP_TOKEN_AUDIENCE="")
 
@@ -68,8 +76,9 @@ def test_production_refuses_to_start_without_an_audience_or_with_http_issuers(ap
                   "APP_TRUSTED_OP_LIST": json.dumps(["https://aai.example.org/realm"])}
     with pytest.raises(SettingsError, match="APP_TOKEN_AUDIENCE"):
         Settings.from_environ({**production, "APP_TOKEN_AUDIENCE": ""})
-    with pytest.raises(SettingsError, match="http://"):
-        Settings.from_environ({**production, "APP_TRUSTED_OP_LIST": json.dumps(["http://idp.example.org"])})
+    for plain in (["http://idp.example.org"], ["https://aai.example.org/realm", "HTTP://idp.example.org"]):
+        with pytest.raises(SettingsError, match="http://"):
+            Settings.from_environ({**production, "APP_TRUSTED_OP_LIST": json.dumps(plain)})
     # The default is production: forgetting APP_ENVIRONMENT is not a way around the checks.
     without = {k: v for k, v in production.items() if k not in ("APP_ENVIRONMENT", "APP_TOKEN_AUDIENCE")}
     with pytest.raises(SettingsError, match="APP_TOKEN_AUDIENCE"):
@@ -144,6 +153,89 @@ def test_an_opaque_token_is_sent_to_no_issuer_unless_configured(client, idp):
     assert status == 401 and "opaque" in body["message"]
 
 
+def test_no_opaque_issuer_means_no_outbound_call(app_env):
+    with start_idp() as provider:
+        client = make_client(app_env, APP_TRUSTED_OP_LIST=json.dumps([provider.issuer]))
+        token = provider.token("sub-opaque", entitlements=[USERS_GROUP], opaque=True)
+        before = provider.requests_received()
+
+        status, body = entitlements(client, token)
+
+        assert status == 401 and "opaque" in body["message"]
+        after = provider.requests_received()
+        # Nothing at all reached the provider in between, only this test's own counting call.
+        assert {path: count - before.get(path, 0) for path, count in after.items()
+                if count != before.get(path, 0)} == {"/sandbox/requests": 1}
+
+
+def test_an_opaque_token_is_shown_only_to_the_issuer_configured_for_it(app_env):
+    with start_idp() as first, start_idp() as opaque_issuer:
+        client = make_client(app_env, APP_TRUSTED_OP_LIST=json.dumps([first.issuer, opaque_issuer.issuer]),
+                             APP_ENTITLEMENT_ISSUERS=json.dumps([first.issuer, opaque_issuer.issuer]),
+                             APP_OPAQUE_TOKEN_ISSUERS=json.dumps([opaque_issuer.issuer]))
+        accepted = opaque_issuer.token("sub-opaque", entitlements=[USERS_GROUP], opaque=True)
+        # The first issuer would accept its own opaque token, but it is not configured to be asked.
+        not_asked = first.token("sub-first", entitlements=[USERS_GROUP], opaque=True)
+
+        assert entitlements(client, accepted) == (200, {"items": [USERS_GROUP]})
+        assert entitlements(client, not_asked)[0] == 401
+
+        assert first.requests_received("/userinfo") == 0
+        assert opaque_issuer.requests_received("/userinfo") == 2
+
+
+def test_repeated_junk_opaque_tokens_reach_the_issuer_once(app_env):
+    with start_idp() as provider:
+        client = make_client(app_env, APP_TRUSTED_OP_LIST=json.dumps([provider.issuer]),
+                             APP_OPAQUE_TOKEN_ISSUERS=json.dumps([provider.issuer]))
+
+        statuses = [entitlements(client, "junk-token")[0] for _ in range(5)]
+
+        assert statuses == [401] * 5
+        assert provider.requests_received("/userinfo") == 1
+        assert entitlements(client, "other-junk")[0] == 401
+        assert provider.requests_received("/userinfo") == 2
+
+
+def test_an_accepted_opaque_token_is_not_reused_past_the_ttl(app_env):
+    import time
+
+    with start_idp() as provider:
+        client = make_client(app_env, APP_TRUSTED_OP_LIST=json.dumps([provider.issuer]),
+                             APP_OPAQUE_TOKEN_ISSUERS=json.dumps([provider.issuer]),
+                             APP_OPAQUE_TOKEN_TTL_SECONDS="1")
+        token = provider.token("sub-opaque", entitlements=[USERS_GROUP], opaque=True)
+
+        assert [entitlements(client, token)[0] for _ in range(3)] == [200] * 3
+        assert provider.requests_received("/userinfo") == 1  # the cache answered the others
+        time.sleep(1.5)
+        assert entitlements(client, token)[0] == 200
+        assert provider.requests_received("/userinfo") == 2  # asked again: a revocation shows within the TTL
+
+
+def test_the_opaque_token_ttl_is_short(app_env):
+    from drift_backend.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="APP_OPAQUE_TOKEN_TTL_SECONDS"):
+        Settings.from_environ({**app_env, "APP_OPAQUE_TOKEN_TTL_SECONDS": "3600"})
+
+
+def test_a_jwt_identity_is_not_cached_past_its_expiry(app_env):
+    import time
+
+    with start_idp() as provider:
+        client = make_client(app_env, APP_TRUSTED_OP_LIST=json.dumps([provider.issuer]))
+        token = provider.token("sub-expiring", entitlements=[USERS_GROUP], expires_in=1)
+        assert [entitlements(client, token)[0] for _ in range(2)] == [200, 200]
+        assert provider.requests_received("/userinfo") == 1  # the second came from the cache
+
+        time.sleep(1.5)
+
+        # Past `exp` the cache is not consulted: the token is checked again and refused.
+        assert entitlements(client, token)[0] == 401
+        assert provider.requests_received("/userinfo") == 2
+
+
 def test_an_opaque_token_goes_only_to_the_issuers_configured_for_it(app_env, idp):
     with start_idp() as other:
         other_issuer = other.issuer
@@ -197,3 +289,17 @@ def test_an_identity_provider_outage_answers_503_without_its_address(app_env, ca
     assert host_port not in json.dumps(response.json) and "Connection" not in response.json["message"]
     assert set(response.json) == {"code", "status", "message", "errors"}
     assert any(host_port in record.getMessage() for record in caplog.records)  # the operator sees it
+
+
+def test_a_database_outage_answers_503_without_its_address(app_env, caplog):
+    from sandbox.database import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    client = make_client(app_env, APP_DATABASE_URI=f"mongodb://{address}/", APP_DATABASE_TIMEOUT_MS="300")
+
+    response = client.post(f"{API}/experiment/search", json={})
+
+    assert response.status_code == 503
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert address not in json.dumps(response.json) and "refused" not in json.dumps(response.json).lower()
+    assert any(address in record.getMessage() for record in caplog.records)

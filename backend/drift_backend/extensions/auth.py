@@ -41,9 +41,9 @@ REJECTED_TTL_SECONDS = 30
 IDP_UNAVAILABLE = "the identity provider is unavailable; try again shortly"
 
 
-def _unavailable(issuer: str, what: str, error: object = None) -> Unavailable:
-    """The generic 503, with the details in the log only."""
-    log.warning("identity provider %s: %s%s", issuer, what, f": {error}" if error else "")
+def _unavailable(issuer: str, what: str, error: BaseException | None = None) -> Unavailable:
+    """The generic 503, with the details (URLs, hosts, proxies in the exception) in the log only."""
+    log.warning("identity provider %s: %s%s", issuer, what, f": {error}" if error else "", exc_info=error)
     return Unavailable(IDP_UNAVAILABLE)
 
 
@@ -114,17 +114,23 @@ class _Provider:
         if response.status_code != 200:
             raise _unavailable(self.issuer, f"answered {response.status_code} on userinfo")
         try:
-            return response.json()
+            claims = response.json()
         except ValueError as error:
             raise _unavailable(self.issuer, "sent invalid userinfo JSON", error) from error
+        if not isinstance(claims, dict):
+            raise _unavailable(self.issuer, "sent userinfo that is not a JSON object")
+        return claims
 
     def _get_json(self, url: str) -> dict:
         try:
             response = self._session.get(url, timeout=self._timeout)
             response.raise_for_status()
-            return response.json()
+            document = response.json()
         except (requests.RequestException, ValueError) as error:
             raise _unavailable(self.issuer, f"{url} unreachable", error) from error
+        if not isinstance(document, dict):
+            raise _unavailable(self.issuer, f"{url} is not a JSON object")
+        return document
 
 
 class TokenValidator:

@@ -52,6 +52,7 @@ class Api(flask_smorest.Api):
         )
         app.register_error_handler(DomainError, self._handle_domain_error)
         app.register_error_handler(PyMongoError, self._handle_database_error)
+        app.register_error_handler(RecursionError, self._handle_recursion_error)
         app.register_error_handler(Exception, self._handle_unexpected_error)
 
     def handle_http_exception(self, error: HTTPException):
@@ -66,13 +67,22 @@ class Api(flask_smorest.Api):
         http_error.data = {"message": error.message, "errors": error.errors, "headers": error.headers}
         return self.handle_http_exception(http_error)
 
+    def _handle_recursion_error(self, error: RecursionError):
+        # Nothing in the service recurses deeply on its own: what does is decoding or validating a
+        # request body nested thousands of levels deep (json.loads raises this, not a decode error).
+        log.info("refused a request nested too deeply: %s", error)
+        http_error = default_exceptions[400]()
+        http_error.data = {"message": "the request body is nested too deeply", "errors": {}, "headers": {}}
+        return self.handle_http_exception(http_error)
+
     def _handle_database_error(self, error: PyMongoError):
         if isinstance(error, (ConnectionFailure, ExecutionTimeout, WTimeoutError)) or error.timeout:
-            log.warning("database unavailable: %s", error)
+            # The error names hosts and replica-set members: the log gets it, the caller does not.
+            log.warning("database unavailable: %s", error, exc_info=error)
             return self._handle_domain_error(Unavailable("the database is unavailable; try again shortly"))
         if isinstance(error, OperationFailure) and error.code in DATABASE_REFUSED_CREDENTIALS:
             # A deployment problem, not the caller's: operators see it in the log, callers get a 503.
-            log.error("the database refused the service's credentials: %s", error)
+            log.error("the database refused the service's credentials: %s", error, exc_info=error)
             return self._handle_domain_error(Unavailable("the database is unavailable; try again shortly"))
         return self._handle_unexpected_error(error)
 

@@ -9,6 +9,12 @@ import flask
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from ..errors import InvalidInput
+
+#: Deepest offset a page may start at. Skipping walks every skipped document on the server, so a
+#: far page costs as much as reading all before it; past this, a narrower filter is the answer.
+MAX_SKIP = 1_000_000
+
 
 def current_db() -> Database:
     return flask.current_app.extensions["mongo"].db
@@ -34,10 +40,15 @@ def find_page(collection: Collection, page: Page) -> tuple[list[dict], int]:
     """The documents of one page and the total number matching the filter."""
     # `_id` last in the sort keeps pages stable when sort values tie.
     sort = [*page.sort, ("_id", page.sort[-1][1] if page.sort else 1)]
+    skip = (page.page - 1) * page.page_size
+    if skip > MAX_SKIP:
+        # The server would walk every skipped document (and beyond int64 pymongo cannot even say it).
+        raise InvalidInput(f"page {page.page} is too far: at most {MAX_SKIP:,} results can be skipped; "
+                           "narrow the filter or sort the other way", errors={"query": {"page": ["too large"]}})
     cursor = (
         collection.find(page.filter)
         .sort(sort)
-        .skip((page.page - 1) * page.page_size)
+        .skip(skip)
         .limit(page.page_size)
     )
     items = list(cursor)

@@ -7,7 +7,7 @@ import uuid
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..errors import Conflict, NotFound
 from . import Page, current_db, find_page, utc_now
@@ -21,14 +21,49 @@ VISIBLE = {"deleting": {"$exists": False}}
 _PUBLIC_FIELDS = {"deleting": 0}  # for lists and updates; `get` checks the flag itself
 
 
+# Names are unique per owner, not globally: a global index answered 409 for names the caller
+# cannot see (an existence oracle) and let anyone pre-create someone else's name. Experiments
+# with a null owner (older ones no user manages) stay outside the index, so their names bind nobody.
+OWNER_NAME_INDEX = "unique_owner_name"
+LEGACY_NAME_INDEX = "unique_name"
+
+
 def create_indexes(db: Database) -> None:
-    db.experiments.create_index([("name", ASCENDING)], unique=True, name="unique_name")
+    db.experiments.create_index([("owner", ASCENDING), ("name", ASCENDING)], unique=True, name=OWNER_NAME_INDEX,
+                                partialFilterExpression={"owner": {"$type": "string"}})
+    # After the new index exists, so that no moment goes without a unique name per owner.
+    if LEGACY_NAME_INDEX in db.experiments.index_information():
+        log.info("dropping the index %s: experiment names are now unique per owner", LEGACY_NAME_INDEX)
+        try:
+            db.experiments.drop_index(LEGACY_NAME_INDEX)
+        except OperationFailure:  # another process starting at the same time dropped it first
+            pass
     db.experiments.create_index([("permissions.entity", ASCENDING)], name="permission_entities")
     db.experiments.create_index([("public", ASCENDING)], name="public")
 
 
-def _duplicate_name(name: str) -> Conflict:
-    return Conflict(f"an experiment named {name!r} already exists")
+def backfill_owners(db: Database) -> int:
+    """Give experiments stored before `owner` existed an owner; returns how many were looked at.
+
+    The owner is the first user id holding Manage; an experiment only groups manage gets null.
+    Null is stored (not left missing), so each experiment is looked at once across restarts.
+    """
+    done = 0
+    for experiment in db.experiments.find({"owner": {"$exists": False}}, {"name": 1, "permissions": 1}):
+        managers = [permission["entity"] for permission in experiment.get("permissions", [])
+                    if permission.get("level") == "Manage"]
+        users = {user["_id"] for user in db.users.find({"_id": {"$in": managers}}, {"_id": 1})}
+        owner = next((entity for entity in managers if entity in users), None)
+        unclaimed = {"_id": experiment["_id"], "owner": {"$exists": False}}
+        try:
+            db.experiments.update_one(unclaimed, {"$set": {"owner": owner}})
+        except DuplicateKeyError:
+            # The owner created another experiment of this name while this process was starting.
+            log.warning("experiment %s: its owner %s already has an experiment named %r; owner left null",
+                        experiment["_id"], owner, experiment.get("name"))
+            db.experiments.update_one(unclaimed, {"$set": {"owner": None}})
+        done += 1
+    return done
 
 
 class Experiments:
@@ -40,13 +75,14 @@ class Experiments:
     def from_app(cls) -> Experiments:
         return cls(current_db())
 
-    def create(self, fields: dict) -> dict:
+    def create(self, fields: dict, owner: str) -> dict:
+        """Store a new experiment owned by the user id `owner`; 409 if that user has one of this name."""
         now = utc_now()
-        experiment = {"_id": str(uuid.uuid4()), **fields, "created_at": now, "updated_at": now}
+        experiment = {"_id": str(uuid.uuid4()), **fields, "owner": owner, "created_at": now, "updated_at": now}
         try:
             self._experiments.insert_one(experiment)
         except DuplicateKeyError:
-            raise _duplicate_name(fields["name"]) from None
+            raise Conflict(f"you already own an experiment named {fields['name']!r}") from None
         return experiment
 
     def get(self, experiment_id: str) -> dict:
@@ -56,6 +92,12 @@ class Experiments:
         if experiment is None or "deleting" in experiment:
             raise NotFound("experiment", experiment_id)
         return experiment
+
+    @staticmethod
+    def owned_by(user_id: str | None) -> dict:
+        """A filter selecting the experiments the user id owns; none for a caller without one."""
+        # Never {"owner": None}: that would select every experiment whose owner is unknown.
+        return {"owner": user_id} if user_id is not None else {"_id": {"$in": []}}
 
     def search(self, page: Page) -> tuple[list[dict], int]:
         visible_page = Page({"$and": [page.filter, VISIBLE]}, page.sort, page.page, page.page_size)
@@ -71,7 +113,9 @@ class Experiments:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
-            raise _duplicate_name(fields.get("name", "")) from None
+            # Names are unique per owner, so this names the experiment's owner, not the caller.
+            raise Conflict(f"the owner of this experiment already owns an experiment named "
+                           f"{fields.get('name', '')!r}") from None
         if experiment is None:
             raise NotFound("experiment", experiment_id)
         return experiment

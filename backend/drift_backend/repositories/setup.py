@@ -1,4 +1,4 @@
-"""Prepares a database for the API: indexes, deletions an earlier process left half-done, drift summaries."""
+"""Prepares a database for the API: indexes, deletions an earlier process left half-done, migrations, drift summaries."""
 
 from pymongo.database import Database
 
@@ -12,5 +12,7 @@ def prepare_database(db: Database) -> None:
     drifts.create_indexes(db)
     summaries.create_indexes(db)
     experiments.Experiments(db).finish_interrupted_deletions()
+    # Experiments stored before names were unique per owner; a no-op once each has an owner (or null).
+    experiments.backfill_owners(db)
     # Once per database (guarded across processes): counters for runs stored before they existed.
     summaries.ensure_built(db)

@@ -26,6 +26,15 @@ class UtcDateTime(ma.fields.DateTime):
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is not None:
+            try:  # 0001-01-01T00:00:00+01:00 is a valid ISO date that has no UTC equivalent
+                moment.astimezone(timezone.utc)
+            except OverflowError:
+                raise ma.ValidationError("the date is out of range once converted to UTC") from None
+        return moment
+
 
 class ResourceSchema(ma.Schema):
     """Fields every stored resource has."""
@@ -67,13 +76,24 @@ def search_filter_schema(resource: str, fields: Mapping[str, FieldKind]) -> type
     return SearchFilter
 
 
-def sort_args_schema(fields: Mapping[str, FieldKind], default: str = "created_at") -> type[ma.Schema]:
-    """Query arguments `sort_by` (a field, or a dotted path below an object field) and `order_by`."""
-    sortable = [name for name, kind in fields.items() if kind is not FieldKind.DOCUMENT]
-    documents = [name for name, kind in fields.items() if kind is FieldKind.DOCUMENT]
+def sort_args_schema(fields: Mapping[str, FieldKind], default: str = "created_at",
+                     unsortable: tuple[str, ...] = ()) -> type[ma.Schema]:
+    """Query arguments `sort_by` (a field, or a dotted path below an object field) and `order_by`.
+
+    Fields below an ``unsortable`` prefix can be filtered on but not sorted by: the order of results
+    would reveal values of documents the caller may see but whose field it may not read (an array
+    sorts by its smallest or largest element).
+    """
+    def hidden(name: str) -> bool:
+        return any(name == prefix or name.startswith(f"{prefix}.") for prefix in unsortable)
+
+    sortable = [name for name, kind in fields.items() if kind is not FieldKind.DOCUMENT and not hidden(name)]
+    documents = [name for name, kind in fields.items() if kind is FieldKind.DOCUMENT and not hidden(name)]
 
     def check_sort_field(name: str) -> None:
-        if name in sortable or any(name.startswith(f"{document}.") for document in documents):
+        if hidden(name):
+            pass
+        elif name in sortable or any(name.startswith(f"{document}.") for document in documents):
             if all(name.split(".")) and "$" not in name:
                 return
         raise ma.ValidationError(f"cannot sort by {name!r}; sortable fields: {', '.join(sorted(sortable))}"
@@ -96,6 +116,7 @@ def search_page(compiled_filter: dict, sort_args: dict, pagination) -> Page:
 
 
 MAX_JSON_DEPTH = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def check_json_object(value: dict) -> None:
@@ -104,6 +125,8 @@ def check_json_object(value: dict) -> None:
     def walk(node, path: str, depth: int) -> None:
         if depth > MAX_JSON_DEPTH:
             raise ma.ValidationError(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
+            raise ma.ValidationError(f"{path}: integers must fit in 64 bits (BSON int64); send it as a string")
         if isinstance(node, float) and not math.isfinite(node):
             raise ma.ValidationError(f"{path}: NaN and Infinity are not valid JSON numbers")
         if isinstance(node, dict):

@@ -32,7 +32,10 @@ def check_parameter_path(path: str) -> None:
 
 
 def _utc_millis(moment: datetime) -> datetime:
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00: valid ISO 8601, no UTC equivalent
+        raise ma.ValidationError("the date is out of range once converted to UTC") from None
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

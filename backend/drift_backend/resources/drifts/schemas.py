@@ -57,6 +57,10 @@ class DriftReplaceSchema(ma.Schema):
 
 
 def _not_in_the_future(moment: datetime) -> None:
+    try:  # 0001-01-01T00:00:00+01:00 is valid ISO 8601 but has no UTC equivalent
+        moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ma.ValidationError("created_at is out of range once converted to UTC") from None
     if moment > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
         raise ma.ValidationError("created_at may not be in the future")
 

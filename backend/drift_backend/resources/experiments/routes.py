@@ -21,10 +21,13 @@ blp = Blueprint("experiments", __name__, url_prefix="/experiment", description="
 
 
 def _as_seen_by(caller, experiment: dict) -> dict:
-    """Permission lists are shown only to those who manage the experiment."""
+    """Permission lists are shown only to those who manage the experiment, the owner also to the owner."""
     if level_on(caller, experiment) == Level.MANAGE:
         return experiment
-    return {key: value for key, value in experiment.items() if key != "permissions"}
+    hidden = {"permissions"}
+    if caller.user_id is None or experiment.get("owner") != caller.user_id:
+        hidden.add("owner")
+    return {key: value for key, value in experiment.items() if key not in hidden}
 
 
 def _check_still_managed(permissions: list[dict]) -> None:
@@ -44,12 +47,13 @@ class ExperimentViews(MethodView):
     def post(self, fields):
         """Create an experiment
 
-        The creator is given Manage permission. Names are unique (409 otherwise).
+        The creator becomes its `owner` and is given Manage permission. Names are unique per owner:
+        409 only when you already own an experiment of that name; other users' names do not matter.
         """
         user_id = resolve_caller().require_registered()
         others = [permission for permission in fields["permissions"] if permission["entity"] != user_id]
         fields["permissions"] = [*others, {"entity": user_id, "level": Level.MANAGE.label}]
-        return Experiments.from_app().create(fields)
+        return Experiments.from_app().create(fields, owner=user_id)
 
 
 @blp.route("/search")
@@ -63,14 +67,19 @@ class ExperimentSearchViews(MethodView):
         """Search the experiments you may read
 
         Public experiments, those you hold a permission on, or all for administrators.
-        Conditions on `permissions.*` match only among experiments you manage.
+        Conditions on `permissions.*` match only among experiments you manage, conditions on `owner`
+        only among those you manage or own (`{"owner": <your user id>}` lists your own).
+        `permissions.*` and `owner` cannot be sorted by.
         With `with_stats=true` each experiment carries `stats` of its drift runs.
         """
         caller = resolve_caller()
         visible = {"$and": [experiment_filter, readable_filter(caller)]}
-        # Permission lists are for managers only; a filter on them must not reveal them to others.
-        if any(field.startswith("permissions") for field in referenced_fields(experiment_filter)):
+        # Permission lists and owners are for managers only; a filter on them must not reveal them to others.
+        fields = referenced_fields(experiment_filter)
+        if any(field.startswith("permissions") for field in fields):
             visible["$and"].append(managed_filter(caller))
+        if "owner" in fields:
+            visible["$and"].append({"$or": [managed_filter(caller), Experiments.owned_by(caller.user_id)]})
         experiments, total = Experiments.from_app().search(search_page(visible, search_args, pagination_parameters))
         pagination_parameters.item_count = total
         if search_args["with_stats"]:

@@ -1,10 +1,12 @@
 """Schemas of experiments and their permissions."""
 
+from types import MappingProxyType
+
 import marshmallow as ma
 from marshmallow import validate
 
 from ...permissions import LEVEL_LABELS
-from ...query_language import EXPERIMENT_FIELDS
+from ...query_language import EXPERIMENT_FIELDS, FieldKind
 from ..common import ResourceSchema, UtcDateTime, search_filter_schema, sort_args_schema
 
 MAX_PERMISSIONS = 200
@@ -52,6 +54,9 @@ class ExperimentSchema(ResourceSchema):
     name = ma.fields.String()
     description = ma.fields.String()
     public = ma.fields.Boolean()
+    owner = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": (
+        "user id (as in `GET /user/self`) of the creator, set by the server; names are unique per owner. "
+        "Null for older experiments no user managed. Returned to the owner and to callers who hold Manage")})
     permissions = ma.fields.List(
         ma.fields.Nested(PermissionSchema),
         metadata={"description": "returned to callers who hold Manage on the experiment"},
@@ -85,8 +90,15 @@ class ExperimentPatchSchema(ExperimentCreateSchema):
     permissions = ma.fields.List(ma.fields.Nested(PermissionSchema), **_permissions)
 
 
-ExperimentFilterSchema = search_filter_schema("experiment", EXPERIMENT_FIELDS)
-ExperimentSortArgsSchema = sort_args_schema(EXPERIMENT_FIELDS)
+# `owner` is searchable here only, where the route limits conditions on it to experiments the caller
+# owns or manages (the query language itself knows only the fields callers may send).
+EXPERIMENT_SEARCH_FIELDS = MappingProxyType({**EXPERIMENT_FIELDS, "owner": FieldKind.ID})
+# Who was granted access and who created an experiment are manager-only facts, so not readable through
+# result order either (an array sorts by its smallest or largest element).
+MANAGER_ONLY_FIELDS = ("permissions", "owner")
+
+ExperimentFilterSchema = search_filter_schema("experiment", EXPERIMENT_SEARCH_FIELDS)
+ExperimentSortArgsSchema = sort_args_schema(EXPERIMENT_SEARCH_FIELDS, unsortable=MANAGER_ONLY_FIELDS)
 
 
 class ExperimentSearchArgsSchema(ExperimentSortArgsSchema):
