@@ -184,7 +184,7 @@ def test_nothing_refers_to_the_old_override_as_the_way_to_run():
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             # Allowed: the sentences that say why there is no such file.
             if "compose.override" in line and "override.yml" in line and not re.search(
-                    r"no compose\.override|not called compose\.override|compose\.override\.yml\", \"compose\.override",
+                    r"no `?compose\.override|not called compose\.override|compose\.override\.yml\", \"compose\.override",
                     line) and path.name != Path(__file__).name:
                 offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
     assert not offenders, offenders
