@@ -239,7 +239,7 @@ def test_start_up_replaces_the_global_name_index_and_backfills_owners(app_env, c
     groups_only = {"_id": str(uuid.uuid4()), "name": "legacy-groups-only", "description": "", "public": True,
                    "permissions": [{"entity": "urn:example:team", "level": "Manage"},
                                    {"entity": str(uuid.uuid4()), "level": "Manage"}],  # not a registered user
-                   "created_at": alices["created_at"], "updated_at": alices["updated_at"]}
+                   **db.experiments.find_one({"_id": alices["id"]}, {"_id": 0, "created_at": 1, "updated_at": 1})}
     db.experiments.insert_one(groups_only)
     assert "owner" not in db.experiments.find_one({"_id": alices["id"]})
 

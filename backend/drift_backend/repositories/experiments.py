@@ -1,4 +1,4 @@
-"""Experiments: named groups of drift runs, with a public flag and a permission list."""
+"""Experiments: named groups of drift runs, with an owner, a public flag and a permission list."""
 
 from __future__ import annotations
 
