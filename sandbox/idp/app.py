@@ -8,14 +8,17 @@ Routes, all relative to the issuer:
 * MyToken-compatible API: ``/.well-known/mytoken-configuration`` and
   ``/api/v0/token/access``, exchanging the per-user mytokens of users.json
   for access tokens, as ``libmytoken`` and the drift-monitor client expect.
-* Development-only helpers under ``/sandbox/``: mint arbitrary tokens and rotate
-  the signing key. They exist so tests can create users and edge cases without
-  a browser; a relying party must never depend on them.
+* Development-only helpers under ``/sandbox/``: mint arbitrary tokens, rotate
+  the signing key and count the requests received. They exist so tests can create
+  users and edge cases without a browser, and check which calls a relying party
+  made; a relying party must never depend on them.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +77,15 @@ def create_app(config: IdpConfig) -> Flask:
         "mytoken_endpoint": f"{issuer}/api/v0/token/my",
         "providers_supported": [{"issuer": issuer, "scopes_supported": SCOPES_SUPPORTED}],
     }
+
+    # Requests per path, so a test can prove a relying party did (or did not) ask this provider.
+    requests_seen: Counter[str] = Counter()
+    requests_lock = threading.Lock()
+
+    @app.before_request
+    def count_request():
+        with requests_lock:
+            requests_seen[request.path] += 1
 
     # -- OpenID Connect ----------------------------------------------------------
 
@@ -188,6 +200,12 @@ def create_app(config: IdpConfig) -> Flask:
     def sandbox_rotate_keys():
         """Make a new signing key current; earlier keys stay in the JWKS."""
         return jsonify({"kid": keys.rotate()})
+
+    @app.get("/sandbox/requests")
+    def sandbox_requests():
+        """Requests received so far, by path (this one included)."""
+        with requests_lock:
+            return jsonify(dict(requests_seen))
 
     return app
 

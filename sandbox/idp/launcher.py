@@ -107,6 +107,17 @@ class SandboxIdp:
         """Make a new signing key current (old keys stay in the JWKS); return its kid."""
         return self._post_json("/sandbox/rotate-keys", {})["kid"]
 
+    def requests_received(self, path: str | None = None) -> dict[str, int] | int:
+        """Requests the provider received so far: a count per path, or the count of one ``path``.
+
+        Paths are relative to the host (``/userinfo``, ``/jwks``); this call counts itself.
+        """
+        response = requests.get(self.issuer + "/sandbox/requests", timeout=REQUEST_TIMEOUT)
+        if response.status_code != 200:
+            raise SandboxIdpError(f"GET /sandbox/requests answered {response.status_code}")
+        counts = response.json()
+        return counts if path is None else counts.get(path, 0)
+
     def _post_json(self, path: str, body: dict) -> dict:
         response = requests.post(self.issuer + path, json=body, timeout=REQUEST_TIMEOUT)
         if response.status_code != 200:
