@@ -23,6 +23,8 @@ from ._exceptions import (
     Conflict,
     DriftMonitorError,
     ExperimentNotFound,
+    ExperimentNotOwned,
+    InsecureTransportWarning,
     NotFound,
     PermissionDenied,
     ServerError,
@@ -46,6 +48,8 @@ __all__ = [
     "DriftMonitor",
     "DriftMonitorError",
     "ExperimentNotFound",
+    "ExperimentNotOwned",
+    "InsecureTransportWarning",
     "NotFound",
     "PermissionDenied",
     "ReplayResult",
@@ -84,7 +88,8 @@ def new_experiment(name: str, description: str = "", public: bool = False,
 
 
 def find_experiment(name: str, *, client: Client | None = None) -> Resource:
-    """The experiment called ``name``; ``ExperimentNotFound`` when none is visible to you."""
+    """Your own experiment called ``name``; ``ExperimentNotOwned`` when only others' carry it,
+    ``ExperimentNotFound`` when none is visible to you."""
     return (client or default_client()).find_experiment(name)
 
 

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
+import logging
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from ._auth import MyTokenAuth, StaticToken, TokenSource
-from ._exceptions import APIError, ExperimentNotFound, TransportError, error_class
+from ._exceptions import (
+    APIError,
+    ExperimentNotFound,
+    ExperimentNotOwned,
+    InsecureTransportWarning,
+    TransportError,
+    error_class,
+)
 from ._serialize import to_json
 from ._settings import Settings
 
 __all__ = ["DEFAULT_RETRY", "Client", "Resource", "default_client"]
+
+log = logging.getLogger("drift_monitor")
 
 #: Retries on connection errors and on answers that mean "try again later", for every method:
 #: drift-run creates carry a client id, so repeating a POST cannot store a run twice.
@@ -71,6 +84,39 @@ def _iso(moment: dt.datetime | dt.date | str) -> str:
     return moment.isoformat()
 
 
+def is_cleartext_remote(url: str) -> bool:
+    """Whether ``url`` is plain http:// to a host other than this machine (localhost, 127.0.0.0/8, ::1)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it resolves to who knows where
+        return True
+
+
+_warned_urls: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_if_cleartext(url: str) -> None:
+    if not is_cleartext_remote(url):
+        return
+    message = (f"the Drift Monitoring URL {url} is plain http:// to another machine: your access token and "
+               "results would travel unencrypted; use https:// (or a tunnel to localhost)")
+    # The warning goes through Python's filters (ignore it with InsecureTransportWarning); the log
+    # line reaches jobs that hide warnings, once per URL so that a dashboard is not flooded.
+    warnings.warn(message, InsecureTransportWarning, stacklevel=3)
+    with _warned_lock:
+        first = url not in _warned_urls
+        _warned_urls.add(url)
+    if first:
+        log.warning("drift-monitor: %s", message)
+
+
 def drift_body(*, model: str, job_status: str = "Running", tags: Sequence[str] | None = None,
                drift_detected: bool | None = None, parameters: Mapping[str, Any] | None = None,
                concept_drift: Mapping[str, Any] | None = None, data_drift: Mapping[str, Any] | None = None,
@@ -108,6 +154,10 @@ class Client:
         self._session.headers["User-Agent"] = "drift-monitor/2.0.0.dev0"
         self._auth: TokenSource | None = None
         self._auth_lock = threading.Lock()
+        self._self_id: str | None = None
+        self._self_lock = threading.Lock()
+        if self.settings.url:
+            _warn_if_cleartext(self.settings.url)
 
     def __repr__(self) -> str:
         return f"Client(url={self.settings.url!r})"
@@ -215,6 +265,13 @@ class Client:
     def get_self(self) -> Resource:
         return self._json("GET", "/user/self")
 
+    def self_id(self) -> str:
+        """Your user id (``id`` of GET /user/self), asked once per client: experiments' ``owner``."""
+        with self._self_lock:
+            if self._self_id is None:
+                self._self_id = str(self.get_self()["id"])
+            return self._self_id
+
     def update_self(self) -> Resource:
         """Refresh your user record from the token (e.g. a changed email)."""
         return self._json("PUT", "/user/self")
@@ -255,13 +312,35 @@ class Client:
         self.request("DELETE", f"/experiment/{_id_of(experiment)}")
 
     def find_experiment(self, name: str) -> Resource:
-        """The experiment called ``name``; ``ExperimentNotFound`` if none is visible to you."""
-        for experiment in self.search_experiments({"name": name}):
-            if experiment.get("name") == name:
+        """Your own experiment called ``name`` (its ``owner`` is you).
+
+        Others' experiments never match by name, even when they granted you Edit: anyone can create
+        an experiment named like yours, and must not receive your runs that way. Use such an
+        experiment by its id (``get_experiment(id)``, ``DriftMonitor(model=..., experiment_id=id)``).
+        Raises ``ExperimentNotOwned`` when only others' experiments carry the name, and
+        ``ExperimentNotFound`` when no visible experiment does.
+        """
+        named = [experiment for experiment in self.search_experiments({"name": name})
+                 if experiment.get("name") == name]
+        if not named:
+            raise ExperimentNotFound(
+                404, f"no experiment named {name!r} is visible to you; create it with new_experiment() "
+                     "or ask its owner for a permission")
+        me = self.self_id()
+        for experiment in named:
+            if experiment.get("owner") == me:
                 return experiment
-        raise ExperimentNotFound(
-            404, f"no experiment named {name!r} is visible to you; create it with new_experiment() "
-                 "or ask its owner for a permission")
+        ids = [str(experiment.get("id")) for experiment in named]
+        unknown_owner = all(experiment.get("owner") is None for experiment in named)
+        why = ("the server does not say who owns experiments (an older server?)" if unknown_owner
+               else f"{len(ids)} experiment(s) of that name belong to other users")
+        raise ExperimentNotOwned(
+            404, f"no experiment named {name!r} is yours: {why}. Names only resolve to your own experiments, "
+                 "so that nobody can receive your runs by creating an experiment with your name. To report to "
+                 f"one you trust, pass its id: DriftMonitor(model=..., experiment_id={ids[0]!r}) (or "
+                 f"`drift-monitor drifts list {ids[0]}`, `detector run --experiment-id {ids[0]}`); ids: "
+                 f"{', '.join(ids)}",
+            experiment_ids=ids)
 
     # Drift runs -------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class MyTokenAuth:
         try:
             return self._session.request(method, url, timeout=self._timeout, verify=self._verify, **kwargs)
         except requests.RequestException as error:
-            raise TransportError(f"cannot reach the MyToken server at {self._server} (MYTOKEN_SERVER): {error}") from error
+            raise TransportError(f"cannot reach the MyToken server at {self._server} (DRIFT_MONITOR_MYTOKEN_SERVER): {error}") from error
 
     def _access_token_endpoint(self) -> str:
         if self._endpoint is None:
@@ -99,13 +99,13 @@ class MyTokenAuth:
             response = self._post_or_get("GET", url)
             if response.status_code != 200:
                 raise ConfigurationError(
-                    f"MYTOKEN_SERVER={self._server} does not look like a MyToken server: "
+                    f"the MyToken server {self._server} (DRIFT_MONITOR_MYTOKEN_SERVER) does not look like a MyToken server: "
                     f"GET {url} answered {response.status_code}"
                 )
             try:
                 self._endpoint = response.json()["access_token_endpoint"]
             except (ValueError, KeyError, TypeError):
-                raise ConfigurationError(f"{url} has no access_token_endpoint (check MYTOKEN_SERVER)") from None
+                raise ConfigurationError(f"{url} has no access_token_endpoint (check DRIFT_MONITOR_MYTOKEN_SERVER)") from None
         return self._endpoint
 
     def _exchange(self) -> tuple[str, float]:

@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     drifts = commands.add_parser("drifts", help="list drift runs")
     drift_commands = drifts.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
     drift_list = drift_commands.add_parser("list", help="the drift runs of an experiment, oldest first (all pages)")
-    drift_list.add_argument("experiment", metavar="EXPERIMENT", help="experiment name (or id)")
+    drift_list.add_argument("experiment", metavar="EXPERIMENT", help="the name of one of your experiments, or an experiment id")
     drift_list.add_argument("--since", type=_timestamp, metavar="ISO", help="runs created at or after this time")
     drift_list.add_argument("--until", type=_timestamp, metavar="ISO", help="runs created before this time")
     drift_list.add_argument("--model", metavar="M", help="only runs of this model")
@@ -211,6 +211,8 @@ def _experiments_create(args: argparse.Namespace, client: Client) -> int:
 
 
 def _resolve_experiment(client: Client, name_or_id: str) -> Mapping[str, Any]:
+    # A name matches only your own experiments (find_experiment); anything else must be an id,
+    # which the server assigns, so nobody can make one look like another.
     try:
         return client.find_experiment(name_or_id)
     except ExperimentNotFound as by_name:

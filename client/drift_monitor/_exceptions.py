@@ -10,6 +10,7 @@ Every error the client raises on purpose derives from ``DriftMonitorError``::
           ├── PermissionDenied       403: you lack the permission level, or are not registered
           ├── NotFound               404
           │    └── ExperimentNotFound  no experiment of that name is visible to you (also a ValueError)
+          │         └── ExperimentNotOwned  experiments of that name exist, but none is yours: pass its id
           ├── Conflict               409: duplicate name, run id replayed with other content,
           │                               or a finished run's status changed (also a ValueError)
           ├── ValidationError        422: the server refused the body; .errors holds field messages
@@ -18,6 +19,9 @@ Every error the client raises on purpose derives from ``DriftMonitorError``::
 
 ``ExperimentNotFound``, ``Conflict`` and ``ValidationError`` are also ``ValueError`` because
 drift-monitor 1.1 raised ``ValueError`` in those cases.
+
+``InsecureTransportWarning`` (a ``UserWarning``, not an error) is issued when the server URL is
+``http://`` on a host other than this machine: access tokens would cross the network unencrypted.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ __all__ = [
     "Conflict",
     "DriftMonitorError",
     "ExperimentNotFound",
+    "ExperimentNotOwned",
+    "InsecureTransportWarning",
     "NotFound",
     "PermissionDenied",
     "ServerError",
@@ -83,6 +89,19 @@ class ExperimentNotFound(NotFound, ValueError):
     """No experiment of the given name (or id) is visible to the caller."""
 
 
+class ExperimentNotOwned(ExperimentNotFound):
+    """Experiments of that name are visible to the caller, but none is the caller's own.
+
+    Names are resolved among your own experiments only: anyone can create an experiment with
+    your experiment's name and grant you Edit on it, and must not receive your runs that way.
+    ``experiment_ids`` lists the others' experiments of that name; pass one of them by id to use it.
+    """
+
+    def __init__(self, status: int, message: str, experiment_ids: list[str] | None = None, **kwargs: Any):
+        super().__init__(status, message, **kwargs)
+        self.experiment_ids = list(experiment_ids or [])
+
+
 class Conflict(APIError, ValueError):
     """409: the request conflicts with the stored state."""
 
@@ -109,3 +128,7 @@ def error_class(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+class InsecureTransportWarning(UserWarning):
+    """The server URL is plain ``http://`` on another machine: tokens would travel in clear text."""

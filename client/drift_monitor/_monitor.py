@@ -53,7 +53,8 @@ def sync(client: Client | None = None) -> ReplayResult:
 
 
 class DriftMonitor:
-    """Report one drift run of ``experiment`` (a name, or an experiment from ``find_experiment``).
+    """Report one drift run of ``experiment``: the name of one of *your* experiments, or an experiment
+    from ``find_experiment``/``get_experiment``; or ``experiment_id=`` for any experiment you may edit.
 
     >>> with DriftMonitor("my-experiment", "model-1", tags=["nightly"]) as monitor:
     ...     monitor.concept(detected, {"p_value": p})
@@ -66,18 +67,27 @@ class DriftMonitor:
     cannot fix (401, 403, unknown experiment, 422) raise at once. ``strict=True`` (or
     DRIFT_MONITOR_STRICT=true) raises on every failure instead of spooling.
 
+    A name only resolves to an experiment you own: if only other users' experiments carry it,
+    ``ExperimentNotOwned`` says so and lists their ids, because anyone can create an experiment
+    named like yours and grant you Edit on it to collect your runs. To report to an experiment
+    someone shared with you, pass ``experiment_id=``.
+
     Settings (``url=``, ``token=``, ``spool_dir=``, ...) override the environment when no
     ``client`` is given.
     """
 
     def __init__(self, experiment: str | Mapping[str, Any] | None = None, model: str | None = None,
-                 tags: Sequence[str] | None = None, *, client: Client | None = None, strict: bool | None = None,
-                 **settings: Any):
+                 tags: Sequence[str] | None = None, *, experiment_id: str | None = None, client: Client | None = None,
+                 strict: bool | None = None, **settings: Any):
         # drift-monitor 1.1 keyword names
         experiment = settings.pop("experiment_name", experiment)
         model = settings.pop("model_id", model)
+        if experiment is not None and experiment_id is not None:
+            raise TypeError("pass either an experiment (name) or experiment_id, not both")
+        if experiment_id is not None:
+            experiment = {"id": str(experiment_id), "name": None}
         if experiment is None or model is None:
-            raise TypeError("DriftMonitor needs an experiment (name) and a model")
+            raise TypeError("DriftMonitor needs an experiment (a name, or experiment_id=...) and a model")
         if client is not None and settings:
             raise TypeError("pass settings either to the Client or to DriftMonitor, not both")
         # Without settings, share the default client (and its cached access token).

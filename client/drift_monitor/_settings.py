@@ -58,13 +58,16 @@ def _seconds(variable: str, value: str | float) -> float:
 class Settings:
     """Everything the client can be configured with; see ``Settings.resolve``.
 
-    Each field maps to one environment variable (in ``metadata["env"]``).
+    Each field maps to one environment variable (in ``metadata["env"]``), read before the
+    older names in ``metadata["legacy_env"]``, if any.
     """
 
     url: str | None = field(default=None, metadata={"env": "DRIFT_MONITOR_URL"})
     api_version: str = field(default=DEFAULT_API_VERSION, metadata={"env": "DRIFT_MONITOR_API_VERSION"})
     mytoken: str | None = field(default=None, metadata={"env": "DRIFT_MONITOR_MYTOKEN"})
-    mytoken_server: str = field(default=DEFAULT_MYTOKEN_SERVER, metadata={"env": "MYTOKEN_SERVER"})
+    # MYTOKEN_SERVER is what drift-monitor 1.x read; compose and the dashboard use the prefixed name.
+    mytoken_server: str = field(default=DEFAULT_MYTOKEN_SERVER,
+                                metadata={"env": "DRIFT_MONITOR_MYTOKEN_SERVER", "legacy_env": ("MYTOKEN_SERVER",)})
     token: str | None = field(default=None, metadata={"env": "DRIFT_MONITOR_TOKEN"})
     timeout: float = field(default=DEFAULT_TIMEOUT, metadata={"env": "DRIFT_MONITOR_TIMEOUT"})
     spool_dir: Path = field(default_factory=default_spool_dir, metadata={"env": "DRIFT_MONITOR_SPOOL_DIR"})
@@ -88,8 +91,9 @@ class Settings:
         for name, spec in known.items():
             variable = spec.metadata["env"]
             given = arguments.get(name)
-            if given is None and environ.get(variable) not in (None, ""):
-                given = environ[variable]
+            for candidate in (variable, *spec.metadata.get("legacy_env", ())):
+                if given is None and environ.get(candidate) not in (None, ""):
+                    given, variable = environ[candidate], candidate
             if given is None:
                 continue
             values[name] = cls._convert(name, variable, given)

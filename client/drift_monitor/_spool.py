@@ -79,7 +79,8 @@ class Spool:
     # Writing ------------------------------------------------------------------------------
 
     def add(self, op: str, experiment: Mapping[str, str | None], run_id: str, body: Mapping[str, Any]) -> Path:
-        """Store one operation durably; ``experiment`` has an ``id`` or (if unresolved) a ``name``."""
+        """Store one operation durably; ``experiment`` has the resolved ``id`` (replayed to that id, as is),
+        or, when the lookup itself failed, only a ``name``."""
         if op not in OPERATIONS:
             raise ValueError(f"unknown spool operation {op!r}")
         record = {"version": FORMAT_VERSION, "op": op, "run_id": run_id,
@@ -177,6 +178,10 @@ class Spool:
         experiment = record["experiment"]
         experiment_id = experiment.get("id")
         if not experiment_id:
+            # Only a run spooled before its experiment could be looked up has no id. Its name is
+            # resolved now, like any name, among the replaying user's own experiments: one that
+            # someone else created meanwhile with this name is refused (ExperimentNotOwned →
+            # rejected/), never sent to.
             name = experiment["name"]
             if name not in experiment_ids:
                 experiment_ids[name] = client.find_experiment(name)["id"]
