@@ -115,7 +115,7 @@ def test_missing_files_columns_and_bad_urls_are_clear_errors(tmp_path, make_fram
         frame["ts"] = "yesterday"
         frame.to_csv(path, index=False)
         read_source(SourceSettings(url=str(path)), ["x0"], timestamp_column="ts")
-    assert describe(SourceSettings(url="postgresql://reader:hunter2@db/sales")) == "postgresql://reader:***@db/sales"
+    assert describe(SourceSettings(url="postgresql://reader:hunter2@db/sales")) == "postgresql://***@db/sales"
 
 
 def test_mongodb_filter_and_window_are_pushed_to_the_server(store_frame, make_frame):

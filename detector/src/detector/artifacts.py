@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from .errors import ArtifactError, ProjectNotFound
+from .redact import mask_url
 
 __all__ = ["ArtifactStore", "INDEX_FORMAT"]
 
@@ -42,9 +43,10 @@ class ArtifactStore:
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None):
         import fsspec.core
 
-        self.url = str(url)
+        # Messages and summaries show the masked URL; only fsspec gets the raw one.
+        self.url = mask_url(str(url))
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+            self.fs, self.root = fsspec.core.url_to_fs(str(url), **dict(storage_options or {}))
         except ImportError as error:
             raise ArtifactError(f"cannot use artifacts at {self.url}: {error} (for s3:// install "
                                 "'drift-detector[s3]')") from None
@@ -99,7 +101,8 @@ class ArtifactStore:
         features = profile.get("features", {})
         self.update_index(project, status="fitted", fitted_at=profile.get("fitted_at"), n_reference=profile.get(
             "n_rows"), n_features=len(features), task=profile.get("task"), source=profile.get("source"),
-            experiment=configuration.get("experiment") or project, model=configuration.get("model") or project)
+            experiment=configuration.get("experiment") or project, experiment_id=configuration.get("experiment_id"),
+            model=configuration.get("model") or project)
 
     def load_configuration(self, project: str) -> dict:
         self._require(project)

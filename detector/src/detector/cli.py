@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .redact import mask_secrets
 
 log = logging.getLogger("detector")
 
@@ -68,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--detector", metavar="MODULE:FUNCTION", help="a plug-in detector instead of the built-in "
                                                                    "tests (DETECTOR_PLUGIN)")
     run.add_argument("--experiment", help="experiment to report to (DETECTOR_EXPERIMENT; default: the project)")
+    run.add_argument("--experiment-id", metavar="ID", help="report to this experiment id instead, e.g. one shared "
+                                                         "with you: names only match your own experiments "
+                                                         "(DETECTOR_EXPERIMENT_ID)")
     run.add_argument("--model", help="model name of the run (DETECTOR_MODEL; default: the project)")
     run.add_argument("--tag", action="append", dest="tags", metavar="TAG",
                      help="tag of the run, repeatable (DETECTOR_TAGS, comma-separated)")
@@ -100,6 +104,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "until": getattr(args, "until", None),
         "detector": getattr(args, "detector", None),
         "experiment": getattr(args, "experiment", None),
+        "experiment_id": getattr(args, "experiment_id", None),
         "model": getattr(args, "model", None),
         "tags": getattr(args, "tags", None),
         "interval": getattr(args, "interval", None),
@@ -212,7 +217,8 @@ def _projects(args: argparse.Namespace) -> int:
 
     config = load_fit_config(args.config, _overrides(args))
     index = ArtifactStore(config.artifacts, config.storage_options).index()
-    projects = index.get("projects", {})
+    # Older detectors stored sources less masked.
+    projects = {name: mask_secrets(entry) for name, entry in index.get("projects", {}).items()}
     if args.format == "json":
         print(json.dumps(projects, indent=2, sort_keys=True))
         return 0
@@ -229,6 +235,16 @@ def _projects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _masked_configuration(configuration: dict) -> dict:
+    from .config import Config
+    from .runner import _stored_configuration
+
+    try:
+        return _stored_configuration(Config.from_mapping(configuration))
+    except Exception:  # not valid any more (older version): mask every value under a credential name
+        return mask_secrets(configuration)
+
+
 def _show(args: argparse.Namespace) -> int:
     import yaml
 
@@ -241,7 +257,8 @@ def _show(args: argparse.Namespace) -> int:
     profile = store.load_profile(project)
     summary = {
         "project": project,
-        "configuration": store.load_configuration(project),
+        # Masked again when shown: artifacts written by older detectors kept more in the clear.
+        "configuration": _masked_configuration(store.load_configuration(project)),
         "profile": {key: value for key, value in profile.items()
                     if key not in ("features", "label", "prediction", "performance")},
         # The confusion matrix and the grouped errors are for the bootstrap, not for reading.
@@ -251,5 +268,7 @@ def _show(args: argparse.Namespace) -> int:
                      for name, spec in profile["features"].items()},
         "index": store.index().get("projects", {}).get(project, {}),
     }
+    summary["profile"] = mask_secrets(summary["profile"])
+    summary["index"] = mask_secrets(summary["index"])
     print(yaml.safe_dump(summary, sort_keys=False, allow_unicode=True))
     return 0

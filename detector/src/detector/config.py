@@ -65,6 +65,7 @@ ENVIRONMENT = {
     "DETECTOR_PROJECT": "project",
     "DETECTOR_ARTIFACTS": "artifacts",
     "DETECTOR_EXPERIMENT": "experiment",
+    "DETECTOR_EXPERIMENT_ID": "experiment_id",
     "DETECTOR_MODEL": "model",
     "DETECTOR_TAGS": "tags",
     "DETECTOR_REFERENCE": "reference.url",
@@ -127,6 +128,8 @@ class Config:
     artifacts: str = "artifacts"
     storage_options: dict = field(default_factory=dict)
     experiment: str | None = None
+    # An experiment someone shared with you is reported to by id: names only resolve to your own.
+    experiment_id: str | None = None
     model: str | None = None
     tags: tuple[str, ...] = ("detector",)
     reference: SourceSettings | None = None
@@ -195,7 +198,7 @@ class Config:
         problems: list[str] = []
         values: dict[str, Any] = {}
         checker = _Checker(problems)
-        known = {"project", "artifacts", "storage_options", "experiment", "model", "tags", "reference", "current",
+        known = {"project", "artifacts", "storage_options", "experiment", "experiment_id", "model", "tags", "reference", "current",
                  "timestamp_column", "since", "until", "features", "ignore", "label", "prediction", "task", "tests",
                  "thresholds", "alpha", "correction", "drift_share_threshold", "profile", "concept", "detector",
                  "detector_options", "report", "interval"}
@@ -208,7 +211,7 @@ class Config:
         values["project"] = project
         values["artifacts"] = checker.text(data, "artifacts") or "artifacts"
         values["storage_options"] = checker.mapping(data, "storage_options")
-        for key in ("experiment", "model", "timestamp_column", "label", "prediction", "detector"):
+        for key in ("experiment", "experiment_id", "model", "timestamp_column", "label", "prediction", "detector"):
             values[key] = checker.text(data, key)
         values["tags"] = tuple(checker.names(data, "tags", default=["detector"]))
         values["ignore"] = tuple(checker.names(data, "ignore", default=[]))

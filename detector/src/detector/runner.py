@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -31,6 +30,7 @@ from .errors import ConfigError, DataError
 from .plugins import call_plugin, load_plugin
 from .profile import fit_profile, resolve_features
 from .progress import Progress
+from .redact import mask_secrets, mask_url, scrub, without_masked
 from .sources import describe, read_source
 
 __all__ = ["RunOutcome", "fit", "load_fit_config", "load_layered_config", "load_run_config", "report_failure",
@@ -77,7 +77,8 @@ def load_run_config(config_path: str | None, overrides: Mapping[str, Any],
     file_data, preliminary = load_layered_config(config_path, overrides, environ)
     project = preliminary.require_project()
     store = ArtifactStore(preliminary.artifacts, preliminary.storage_options)
-    stored = store.load_configuration(project)
+    # Masked credentials in the stored copy must not become settings: the layers above supply them.
+    stored = without_masked(store.load_configuration(project))
     changed = [key for key in PROFILE_KEYS
                if key in file_data and _comparable(file_data[key]) != _comparable(stored.get(key))]
     if changed:
@@ -88,22 +89,26 @@ def load_run_config(config_path: str | None, overrides: Mapping[str, Any],
     return Config.from_mapping(merged)
 
 
-def _mask_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
-    return url
-
-
 def _stored_configuration(config: Config) -> dict:
-    """What is kept in configuration.yaml: the configuration as given, passwords in URLs masked."""
+    """What is kept in configuration.yaml: the configuration as given, credentials masked.
+
+    Readers of the artifacts location (and of `detector show`) see no data-source password,
+    presigned-URL signature, storage key or plug-in token; runs take those from the file they
+    pass, the environment (DETECTOR_CURRENT, AWS_* for s3fs, ...), never from this copy.
+    """
     data = config.to_dict()
-    for key in ("reference", "current"):
-        source = data.get(key)
-        if isinstance(source, str):
-            data[key] = _mask_password(source)
-        elif isinstance(source, dict) and source.get("url"):
-            source["url"] = _mask_password(source["url"])
+    for key in ("artifacts", "reference", "current"):
+        if isinstance(data.get(key), str):
+            data[key] = mask_url(data[key])
+        elif isinstance(data.get(key), dict):
+            # Not the filter or the query: those are data, and a column may well be called "token".
+            source = data[key]
+            for part in ("url", "options"):
+                if part in source:
+                    source[part] = mask_secrets(source[part])
+    for key in ("storage_options", "detector_options"):
+        if key in data:
+            data[key] = mask_secrets(data[key])
     return data
 
 
@@ -218,8 +223,12 @@ def resolve_window(config: Config, last_window_end: str | None,
     return since, until
 
 
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+def _error_text(error: BaseException, config: Config | None = None) -> str:
+    """The error as stored in a run's ``parameters.error``: a reader's library may quote the raw URL."""
+    text = f"{type(error).__name__}: {error}"
+    if config is not None:
+        text = scrub(text, *(source.url for source in (config.current, config.reference) if source))
+    return text
 
 
 def run_once(config: Config, *, client=None, progress: Progress | None = None) -> RunOutcome:
@@ -262,15 +271,13 @@ def run_once(config: Config, *, client=None, progress: Progress | None = None) -
 
     try:
         if config.report:
-            from drift_monitor import DriftMonitor
-
-            monitor = DriftMonitor(config.experiment_name, config.model_name, tags=list(config.tags), client=client)
+            monitor = _monitor(config, client)
             with monitor:
                 outcome.run_id = monitor.run_id
                 try:
                     detect()
                 except BaseException as error:  # also SIGTERM (Terminated): the run is marked Failed with why
-                    outcome.error = _error_text(error)
+                    outcome.error = _error_text(error, config)
                     monitor(False, {**outcome.parameters, "error": outcome.error})
                     raise
                 # The overall result first: DriftMonitor's data()/concept() only add to it.
@@ -283,7 +290,7 @@ def run_once(config: Config, *, client=None, progress: Progress | None = None) -
             try:
                 detect()
             except BaseException as error:
-                outcome.error = _error_text(error)
+                outcome.error = _error_text(error, config)
                 raise
         outcome.status = "Completed"
     except BaseException:
@@ -330,6 +337,20 @@ def _detect(config: Config, profile: dict, store: ArtifactStore, plugin, since, 
     return data, concept, int(len(frame))
 
 
+def _monitor(config: Config, client):
+    """The DriftMonitor of a run: to ``experiment_id`` when given, else to *your* experiment of that name.
+
+    A name never resolves to someone else's experiment (see drift_monitor.ExperimentNotOwned); an
+    experiment shared with you is reported to by its id.
+    """
+    from drift_monitor import DriftMonitor
+
+    if config.experiment_id:
+        return DriftMonitor(model=config.model_name, experiment_id=config.experiment_id, tags=list(config.tags),
+                            client=client)
+    return DriftMonitor(config.experiment_name, config.model_name, tags=list(config.tags), client=client)
+
+
 def report_failure(config: Config, error: BaseException, *, client=None) -> str | None:
     """Report a run that could not even start (e.g. an unknown project) as Failed; returns its id.
 
@@ -337,11 +358,11 @@ def report_failure(config: Config, error: BaseException, *, client=None) -> str 
     """
     if not config.report or not config.experiment_name or not config.model_name:
         return None
-    from drift_monitor import DriftMonitor, DriftMonitorError
+    from drift_monitor import DriftMonitorError
 
     parameters = {"detector": f"drift-detector {__version__}", "project": config.project,
-                  "error": _error_text(error)}
-    monitor = DriftMonitor(config.experiment_name, config.model_name, tags=list(config.tags), client=client)
+                  "error": _error_text(error, config)}
+    monitor = _monitor(config, client)
     try:
         with monitor:
             monitor(False, parameters)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import SourceSettings
 from .errors import ConfigError, DataError
+from .redact import mask_url
 
 __all__ = ["describe", "read_source", "source_kind"]
 
@@ -42,12 +43,8 @@ def source_kind(source: SourceSettings) -> str:
 
 
 def describe(source: SourceSettings) -> str:
-    """The source for messages and stored results: its URL without password."""
-    parts = urlsplit(source.url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return source.url
+    """The source for messages and stored results: its URL without userinfo or query-string credentials."""
+    return mask_url(source.url)
 
 
 def read_source(source: SourceSettings, columns: Sequence[str] | None = None, *, optional: Sequence[str] = (),
