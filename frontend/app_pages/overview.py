@@ -23,7 +23,8 @@ if totals["runs"] == 0:
     if not summary["models"]:
         st.info("This experiment has no drift runs yet. Jobs report them with the drift-monitor client:",
                 icon=":material/hourglass_empty:")
-        st.code(f'with DriftMonitor("{experiment["name"]}", "my-model") as monitor:\n'
+        # By id: a name only finds experiments you own, and this one may be shared with you.
+        st.code(f'with DriftMonitor(experiment_id="{experiment["id"]}", model="my-model") as monitor:\n'
                 '    monitor.data(detected, {"p_value": p_value})', language="python")
     else:
         st.info("No runs match these filters. Widen the time range or clear some filters in the sidebar.",

@@ -184,7 +184,8 @@ def test_an_experiment_without_runs_says_how_to_report_them(open_app, world):
     query = {"experiment": world["empty"]["id"]}
     app = open_app("overview", world["owner"], query)
     assert any("no drift runs yet" in text for text in texts(app.info))
-    assert any("DriftMonitor" in code.value for code in app.code)
+    # The snippet names the experiment by id, which also works for an experiment shared with you.
+    assert any(f'DriftMonitor(experiment_id="{world["empty"]["id"]}"' in code.value for code in app.code)
     app.switch_page("app_pages/runs.py").run()
     assert any("No runs match these filters" in text for text in texts(app.info))
     app.switch_page("app_pages/heatmap.py").run()
