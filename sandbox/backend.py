@@ -32,6 +32,8 @@ def sandbox_app_env(database_uri: str, database_name: str, issuer: str, **overri
         # aud "drift-monitor" (sandbox/idp/tokens.py), checked as production would.
         "APP_ENVIRONMENT": "development",
         "APP_TOKEN_AUDIENCE": SANDBOX_AUDIENCE,
+        # Benchmarks and end-to-end tests report thousands of runs a minute as one user.
+        "APP_QUOTA_RUNS_PER_MINUTE": "0",
         **overrides,
     }
 

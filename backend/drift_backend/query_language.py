@@ -503,33 +503,61 @@ def _check_regex(field: str, pattern: object, options: object, path: str) -> Non
 
 _UNBOUNDED = _regex_constants.MAXREPEAT  # how the parser spells an open-ended repeat ({n,}, *, +)
 _REPEATS = {_regex_constants.MAX_REPEAT, _regex_constants.MIN_REPEAT, _regex_constants.POSSESSIVE_REPEAT}
+# Backtracking tries, at worst, every combination of the ways each repetition may match, at every
+# position of the text, and one match cannot be interrupted (the embedded development server runs
+# Python's `re`: `.*.*a` takes 1.3 s on 2,000 characters, `a.*b.*c` 38 s on 10,000). So a pattern's
+# repetitions may not multiply: an open-ended one (*, +, {n,}, or over 100 times) stands for the
+# text's length, costed as OPEN_REPEAT_COST, a bounded one by how many counts it may match, and the
+# product must stay within MAX_REGEX_COST: one open-ended repetition with a few small ones.
+OPEN_REPEAT_COST = 1_000
+MAX_REGEX_COST = 10 * OPEN_REPEAT_COST
+_OPEN_REPEAT_ABOVE = 100
 
 
-def _backtracking_risk(parsed, inside_repeat: bool = False) -> str | None:
-    """Why a pattern can take exponential time on a backtracking engine (PCRE), or None.
+def _backtracking_risk(parsed) -> str | None:
+    """Why a pattern can take exponential (or high polynomial) time on a backtracking engine, or None.
 
-    Refused: a repeat inside an unbounded repeat (``(a+)+``, ``(x+x+)*``), backreferences and
-    lookarounds. Prefixes, alternatives, classes and bounded groups such as ``(ab){1,3}`` stay allowed.
+    Refused: backreferences, lookarounds, a repetition inside a repetition that varies (``(a+)+``,
+    ``(x+x+)*``, ``(a{1,9}){1,9}``), a varying repetition of a choice (``(a|aa)*``: write a class
+    such as ``[ab]+`` instead), and patterns whose repetitions multiply past MAX_REGEX_COST
+    (``.*a.*b``). Prefixes, alternatives, classes and bounded groups such as ``(ab){1,3}`` stay allowed.
     """
+    cost = [1]
+    problem = _walk_regex(parsed, outer=None, cost=cost)
+    if problem:
+        return problem
+    if cost[0] > MAX_REGEX_COST:
+        return ("its repetitions multiply the work (two of *, + or {n,}, or many ? and {m,n}): use at most "
+                "one open-ended repetition per pattern, and combine several patterns with $and")
+    return None
+
+
+def _walk_regex(parsed, outer: tuple[int, int] | None, cost: list[int]) -> str | None:
+    """Check one level of a parsed pattern; `outer` is (min, max) of the repetition around it, if any."""
     for op, argument in parsed:
         if op is _regex_constants.GROUPREF or op is _regex_constants.GROUPREF_EXISTS:
             return "backreferences are not supported"
         if op in (_regex_constants.ASSERT, _regex_constants.ASSERT_NOT):
             return "lookahead and lookbehind are not supported"
+        problem = None
         if op in _REPEATS:
             low, high, body = argument
-            if inside_repeat and high > 1:
+            varies = low != high
+            if outer is not None and high > 1 and (outer[0] != outer[1] or varies):
                 return "nested repetition such as (a+)+ can take exponential time"
-            problem = _backtracking_risk(body, inside_repeat or high == _UNBOUNDED)
+            if varies:
+                open_ended = high == _UNBOUNDED or high > _OPEN_REPEAT_ABOVE
+                cost[0] *= OPEN_REPEAT_COST if open_ended else high - low + 1
+            problem = _walk_regex(body, (low, high) if high > 1 else outer, cost)
         elif op is _regex_constants.SUBPATTERN:
-            problem = _backtracking_risk(argument[-1], inside_repeat)
+            problem = _walk_regex(argument[-1], outer, cost)
         elif op is _regex_constants.BRANCH:
-            problem = next(filter(None, (_backtracking_risk(branch, inside_repeat) for branch in argument[1])),
-                           None)
+            if outer is not None and outer[0] != outer[1]:
+                return ("repeating a choice such as (a|aa)* can take exponential time; "
+                        "use a character class such as [ab]+")
+            problem = next(filter(None, (_walk_regex(branch, outer, cost) for branch in argument[1])), None)
         elif op is _regex_constants.ATOMIC_GROUP:
-            problem = _backtracking_risk(argument, inside_repeat)
-        else:
-            problem = None
+            problem = _walk_regex(argument, outer, cost)
         if problem:
             return problem
     return None

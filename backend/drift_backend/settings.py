@@ -55,6 +55,15 @@ class Settings:
     # Timeout of calls to identity providers (discovery, JWKS, userinfo).
     oidc_timeout_seconds: float
 
+    # --- Bounded work per request ---------------------------------------------
+    # Server-side time limit (maxTimeMS) of each query that may scan; 0: none. Past it the request
+    # answers 503 instead of holding a worker and the database.
+    db_max_time_ms: int = 10_000
+    # Experiments one user may own; 0: unlimited. Administrators are counted too.
+    quota_experiments_per_user: int = 1000
+    # Drift runs one user may report per minute (all experiments, all workers); 0: unlimited.
+    quota_runs_per_minute: int = 600
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -98,6 +107,9 @@ class Settings:
             opaque_token_issuers=opaque_token_issuers,
             opaque_token_ttl_seconds=_opaque_token_ttl(env),
             oidc_timeout_seconds=_positive_int(env, "APP_OIDC_TIMEOUT_SECONDS", 5),
+            db_max_time_ms=_positive_int(env, "APP_DB_MAX_TIME_MS", 10_000, allow_zero=True),
+            quota_experiments_per_user=_positive_int(env, "APP_QUOTA_EXPERIMENTS_PER_USER", 1000, allow_zero=True),
+            quota_runs_per_minute=_positive_int(env, "APP_QUOTA_RUNS_PER_MINUTE", 600, allow_zero=True),
         )
 
 

@@ -10,6 +10,7 @@ import enum
 import functools
 import logging
 
+import flask
 import flask_smorest
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
@@ -76,7 +77,18 @@ class Api(flask_smorest.Api):
         return self.handle_http_exception(http_error)
 
     def _handle_database_error(self, error: PyMongoError):
-        if isinstance(error, (ConnectionFailure, ExecutionTimeout, WTimeoutError)) or error.timeout:
+        if isinstance(error, ExecutionTimeout):
+            # A query ran past APP_DB_MAX_TIME_MS (repositories.max_time_ms): 503 like an overloaded database, because retrying
+            # later (or narrower) may succeed and clients already back off on it; not 504, which
+            # says a gateway in front of us gave up, nor 408, which blames the client's sending.
+            limit_ms = flask.current_app.extensions["settings"].db_max_time_ms
+            log.warning("a request exceeded its database time limit of %s ms: %s", limit_ms, error)
+            return self._handle_domain_error(Unavailable(
+                f"a database query of the request ran past the time limit of {limit_ms} ms; "
+                "narrow the filter (a shorter time window, fewer or anchored regular expressions) or try again later",
+                errors={"database": [f"time limit of {limit_ms} ms exceeded"]},
+            ))
+        if isinstance(error, (ConnectionFailure, WTimeoutError)) or error.timeout:
             # The error names hosts and replica-set members: the log gets it, the caller does not.
             log.warning("database unavailable: %s", error, exc_info=error)
             return self._handle_domain_error(Unavailable("the database is unavailable; try again shortly"))

@@ -20,6 +20,26 @@ def current_db() -> Database:
     return flask.current_app.extensions["mongo"].db
 
 
+def max_time_ms() -> int | None:
+    """The server-side time limit (maxTimeMS) of a query made for a request; None outside requests.
+
+    Passed to every query that may scan (searches, counts, aggregations), so the database stops it
+    and answers ExecutionTimeout, translated to 503 in extensions/smorest.py. Per query, not one
+    deadline per request (pymongo.timeout): under that, server selection waits for the whole budget,
+    so an unreachable database would take APP_DB_MAX_TIME_MS instead of APP_DATABASE_TIMEOUT_MS to
+    answer 503. Start-up work (indexes, migrations, rebuilding summaries) is not limited by it.
+    """
+    if not flask.has_request_context():
+        return None
+    return flask.current_app.extensions["settings"].db_max_time_ms or None
+
+
+def max_time_option() -> dict:
+    """`max_time_ms()` as keyword arguments of aggregate() and count_documents()."""
+    limit = max_time_ms()
+    return {"maxTimeMS": limit} if limit else {}
+
+
 def utc_now() -> datetime:
     """Now, truncated to the millisecond BSON dates keep, so a response equals a later read."""
     now = datetime.now(timezone.utc)
@@ -46,7 +66,7 @@ def find_page(collection: Collection, page: Page) -> tuple[list[dict], int]:
         raise InvalidInput(f"page {page.page} is too far: at most {MAX_SKIP:,} results can be skipped; "
                            "narrow the filter or sort the other way", errors={"query": {"page": ["too large"]}})
     cursor = (
-        collection.find(page.filter)
+        collection.find(page.filter, max_time_ms=max_time_ms())
         .sort(sort)
         .skip(skip)
         .limit(page.page_size)
@@ -55,4 +75,4 @@ def find_page(collection: Collection, page: Page) -> tuple[list[dict], int]:
     if page.page == 1 and len(items) < page.page_size:
         # A short first page already tells the total: skip the count query.
         return items, len(items)
-    return items, collection.count_documents(page.filter)
+    return items, collection.count_documents(page.filter, **max_time_option())

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bson.decimal128 import Decimal128
 from pymongo.database import Database
 
-from . import current_db, utc_now
+from . import current_db, max_time_ms, max_time_option, utc_now
 from .summaries import (
     DIGEST_MAX_DEPTH,
     DIGEST_ROOTS,
@@ -44,6 +44,10 @@ STUCK_RUNS_COUNTED = 10_000
 # Facet discovery stops descending into parameters below this depth, and after this many paths.
 FACET_MAX_DEPTH = 8
 FACET_MAX_PATHS = 1_000
+# Facets read at most this many bytes of runs (of the fields they look into), however large the runs:
+# `sample` runs of up to 1 MiB each would otherwise be a gigabyte through the server and this process.
+FACET_MAX_BYTES = 4 * 1024 * 1024
+_FACET_PROJECTION = {"tags": 1, "parameters": 1, "concept_drift.parameters": 1, "data_drift.parameters": 1}
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,7 @@ class DriftAnalytics:
         # Unsorted on the server, which would sort every matching run.
         query = {"experiment_id": experiment_id, "job_status": "Running",
                  "created_at": {"$lt": utc_now() - stuck_after}}
-        cursor = self._drifts.find(query, {"model": 1, "created_at": 1}).limit(STUCK_RUNS_COUNTED)
+        cursor = self._drifts.find(query, {"model": 1, "created_at": 1}, max_time_ms=max_time_ms()).limit(STUCK_RUNS_COUNTED)
         runs = [run for run in cursor if not models or run.get("model") in models]
         return sorted(runs, key=lambda run: (run["created_at"], run["_id"]))
 
@@ -326,7 +330,7 @@ class DriftAnalytics:
                 }}],
             }},
         ]
-        facets = next(self._drifts.aggregate(pipeline))
+        facets = next(self._drifts.aggregate(pipeline, **max_time_option()))
         if len(facets["runs"]) <= points:
             result["points"] = sorted(
                 ({"created_at": run["created_at"], "value": _number(run["value"]), "min": _number(run["value"]),
@@ -360,7 +364,7 @@ class DriftAnalytics:
                 "matched": [{"$count": "runs"}],
             }},
         ]
-        facets = next(self._drifts.aggregate(pipeline))
+        facets = next(self._drifts.aggregate(pipeline, **max_time_option()))
         matched = facets["matched"][0]["runs"] if facets["matched"] else 0
         downsampled = len(facets["runs"]) > points
         runs = facets["sample"] if downsampled else facets["runs"]
@@ -388,7 +392,7 @@ class DriftAnalytics:
             bounds = list(self._drifts.aggregate([
                 *run_filter.match_stages(experiment_id),
                 {"$group": {"_id": None, "first": {"$min": "$created_at"}, "last": {"$max": "$created_at"}}},
-            ]))
+            ], **max_time_option()))
             if not bounds:
                 return None, None
             firsts, lasts = [bounds[0]["first"]], [bounds[0]["last"]]
@@ -458,7 +462,7 @@ class DriftAnalytics:
         ]
         return [{"feature": row["_id"]["feature"], "day": row["_id"]["day"], "runs": row["runs"],
                  "sum": _number(row["sum"]), "min": _number(row["min"]), "max": _number(row["max"]),
-                 "detected": row["detected"]} for row in self._drifts.aggregate(pipeline)]
+                 "detected": row["detected"]} for row in self._drifts.aggregate(pipeline, **max_time_option())]
 
     # Facets -------------------------------------------------------------------------------
 
@@ -477,8 +481,7 @@ class DriftAnalytics:
             query["created_at"] = {"$gte": day}
             if total >= sample:
                 break
-        projection = {"tags": 1, "parameters": 1, "concept_drift.parameters": 1, "data_drift.parameters": 1}
-        runs = list(self._drifts.find(query, projection).limit(sample))
+        runs = self._facet_sample(query, sample)
 
         tags: set[str] = set()
         paths: set[str] = set()
@@ -505,6 +508,29 @@ class DriftAnalytics:
             "statistics": sorted(statistics),
             "sampled_runs": len(runs),
         }
+
+
+    def _facet_sample(self, query: dict, sample: int) -> list[dict]:
+        """Up to `sample` runs matching `query`, projected to the facet fields, in at most FACET_MAX_BYTES.
+
+        The server first tells each candidate's projected size ($bsonSize), which is all that crosses
+        the wire for them; only the runs that fit in the budget are then read.
+        """
+        sizes = self._drifts.aggregate([
+            {"$match": query},
+            {"$limit": sample},
+            {"$project": _FACET_PROJECTION},
+            {"$project": {"size": {"$bsonSize": "$$ROOT"}}},
+        ], **max_time_option())
+        chosen, used = [], 0
+        for candidate in sizes:
+            if used + candidate["size"] > FACET_MAX_BYTES:
+                continue  # a smaller run may still fit
+            chosen.append(candidate["_id"])
+            used += candidate["size"]
+        if not chosen:
+            return []
+        return list(self._drifts.find({"_id": {"$in": chosen}}, _FACET_PROJECTION, max_time_ms=max_time_ms()))
 
 
 def _feature_objects(parameters: dict) -> list[tuple[str, dict]]:

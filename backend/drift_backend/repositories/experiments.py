@@ -10,7 +10,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..errors import Conflict, NotFound
-from . import Page, current_db, find_page, utc_now
+from . import Page, current_db, find_page, max_time_option, utc_now
 from .summaries import DriftSummaries
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,10 @@ class Experiments:
         """A filter selecting the experiments the user id owns; none for a caller without one."""
         # Never {"owner": None}: that would select every experiment whose owner is unknown.
         return {"owner": user_id} if user_id is not None else {"_id": {"$in": []}}
+
+    def count_owned(self, user_id: str) -> int:
+        """Experiments the user owns, for the per-user quota (served by the (owner, name) index)."""
+        return self._experiments.count_documents({**self.owned_by(user_id), **VISIBLE}, **max_time_option())
 
     def search(self, page: Page) -> tuple[list[dict], int]:
         visible_page = Page({"$and": [page.filter, VISIBLE]}, page.sort, page.page, page.page_size)

@@ -2,7 +2,7 @@
 
 from pymongo.database import Database
 
-from . import drifts, experiments, summaries, users
+from . import drifts, experiments, quotas, summaries, users
 
 
 def prepare_database(db: Database) -> None:
@@ -11,6 +11,7 @@ def prepare_database(db: Database) -> None:
     experiments.create_indexes(db)
     drifts.create_indexes(db)
     summaries.create_indexes(db)
+    quotas.create_indexes(db)
     experiments.Experiments(db).finish_interrupted_deletions()
     # Experiments stored before names were unique per owner; a no-op once each has an owner (or null).
     experiments.backfill_owners(db)

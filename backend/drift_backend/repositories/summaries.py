@@ -48,7 +48,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from . import current_db, utc_now
+from . import current_db, max_time_ms, max_time_option, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,8 @@ def group_runs(db: Database, match_stages: list[dict]) -> list[dict]:
         }},
     ]
     return [{**row["_id"], "runs": row["runs"], "first_created_at": row["first_created_at"],
-             "last_created_at": row["last_created_at"]} for row in db.drifts.aggregate(pipeline)]
+             "last_created_at": row["last_created_at"]}
+            for row in db.drifts.aggregate(pipeline, **max_time_option())]
 
 
 def _documents_of_rows(experiment_id: str, rows: list[dict]) -> list[dict]:
@@ -536,7 +537,8 @@ class DriftSummaries:
         # the few hundred documents of an experiment, and the caller needs the unfiltered models too.
         # The digests are left on the server: they are most of a document's size. An inclusion projection:
         # the embedded development server answers it in half the time of excluding `stats`.
-        return [row for document in self._summaries.find({"experiment_id": experiment_id}, _ROWS_PROJECTION)
+        documents = self._summaries.find({"experiment_id": experiment_id}, _ROWS_PROJECTION, max_time_ms=max_time_ms())
+        return [row for document in documents
                 for row in summary_rows(document) if row["runs"]]
 
     def digests(self, experiment_id: str, since: datetime | None, until: datetime | None,
@@ -550,7 +552,7 @@ class DriftSummaries:
             query["day"] = window
         projection = {"_id": 0, "day": 1, "model": 1, "runs": 1, "incomplete": 1,
                       **{f"stats.{field}": 1 for field in fields}}
-        return list(self._summaries.find(query, projection))
+        return list(self._summaries.find(query, projection, max_time_ms=max_time_ms()))
 
     def experiment_stats(self, experiment_ids: Iterable[str]) -> dict[str, dict]:
         """Run counts, drift rate and last run time of each experiment, from one aggregation."""
@@ -567,7 +569,7 @@ class DriftSummaries:
                 "last_run_at": {"$max": {"$cond": [{"$gt": ["$runs", 0]}, "$last_created_at", None]}},
             }},
         ]
-        for row in self._summaries.aggregate(pipeline):
+        for row in self._summaries.aggregate(pipeline, **max_time_option()):
             completed_detected = row.pop("completed_detected")
             experiment_id = row.pop("_id")
             stats[experiment_id] = {**row, "drift_rate": drift_rate(completed_detected, row["completed"])}

@@ -4,6 +4,7 @@ from flask.views import MethodView
 
 from ...extensions.smorest import Access, Blueprint
 from ...permissions import Level, require_level, resolve_caller
+from ...quotas import count_drift_run
 from ...repositories.drifts import DriftRuns
 from ...repositories.experiments import Experiments
 from ..common import search_page
@@ -33,9 +34,14 @@ class DriftViews(MethodView):
     @blp.alt_response(200, schema=DriftSchema, description="Replay of a run already stored with this id", success=True)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, fields, experiment_id):
-        """Report a drift run (Edit)"""
+        """Report a drift run (Edit)
+
+        429 (with Retry-After) past APP_QUOTA_RUNS_PER_MINUTE runs reported by you this minute.
+        """
         _authorize(experiment_id, Level.EDIT)
+        count_drift_run(resolve_caller())
         run_id, created_at = fields.pop("id", None), fields.pop("created_at", None)
         run, created = DriftRuns.from_app().create(experiment_id, fields, run_id, created_at)
         return run, 201 if created else 200

@@ -6,6 +6,7 @@ from ...errors import InvalidInput
 from ...extensions.smorest import Access, Blueprint
 from ...permissions import Level, level_on, managed_filter, readable_filter, require_level, resolve_caller
 from ...query_language import referenced_fields
+from ...quotas import check_experiment_quota
 from ...repositories.experiments import Experiments
 from ...repositories.summaries import DriftSummaries
 from ..common import search_page
@@ -44,13 +45,16 @@ class ExperimentViews(MethodView):
     @blp.arguments(ExperimentCreateSchema)
     @blp.response(201, ExperimentSchema)
     @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, fields):
         """Create an experiment
 
         The creator becomes its `owner` and is given Manage permission. Names are unique per owner:
         409 only when you already own an experiment of that name; other users' names do not matter.
+        429 (with Retry-After) when you own APP_QUOTA_EXPERIMENTS_PER_USER experiments already.
         """
         user_id = resolve_caller().require_registered()
+        check_experiment_quota(user_id)
         others = [permission for permission in fields["permissions"] if permission["entity"] != user_id]
         fields["permissions"] = [*others, {"entity": user_id, "level": Level.MANAGE.label}]
         return Experiments.from_app().create(fields, owner=user_id)
