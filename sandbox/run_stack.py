@@ -222,7 +222,7 @@ def banner(config: Config, database: str, demo: str, alice_token: str, alice_myt
  For the drift-monitor client:
    export DRIFT_MONITOR_URL={config.base_url}
    export DRIFT_MONITOR_MYTOKEN={alice_mytoken}
-   export MYTOKEN_SERVER={config.issuer}
+   export DRIFT_MONITOR_MYTOKEN_SERVER={config.issuer}
 
  Try:
    curl -s -H "Authorization: Bearer $TOKEN" {api}/user/self
