@@ -159,7 +159,7 @@ def test_make_run_serves_the_api_with_demo_data_and_stops_cleanly_on_ctrl_c(stac
 
     token = re.search(r"export TOKEN=(\S+)", banner).group(1)
     assert re.search(rf"export DRIFT_MONITOR_URL={re.escape(base_url)}\s", banner)
-    assert re.search(rf"export MYTOKEN_SERVER={re.escape(issuer)}\s", banner)
+    assert re.search(rf"export DRIFT_MONITOR_MYTOKEN_SERVER={re.escape(issuer)}\s", banner)
     mytoken = re.search(r"export DRIFT_MONITOR_MYTOKEN=(\S+)", banner).group(1)
     for url in (f"{base_url}/api/v1", f"{base_url}/api/docs", f"{base_url}/api/health", issuer):
         assert url in banner
