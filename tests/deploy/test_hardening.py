@@ -217,11 +217,12 @@ def test_debuggers_and_other_development_ports_listen_on_localhost_only():
 
 
 @pytest.mark.parametrize("stack", tuple(STACKS))
-def test_the_dashboard_calls_the_api_through_a_rate_limited_router(stack):
+@pytest.mark.parametrize("caller", ["frontend", "detector"])
+def test_the_dashboard_calls_the_api_through_a_rate_limited_router(stack, caller):
     proxy = Proxy(stack)
-    url = environment_of(services_of(proxy.config)["frontend"])["DRIFT_MONITOR_URL"]
+    url = environment_of(services_of(proxy.config)[caller])["DRIFT_MONITOR_URL"]
     match = re.match(r"http://([^:/]+):(\d+)$", url)
-    assert match and match.group(1) == "reverse-proxy", f"{stack}: the dashboard calls {url}, around Traefik"
+    assert match and match.group(1) == "reverse-proxy", f"{stack}: the {caller} calls {url}, around Traefik"
     entrypoint = next(name for name, address in proxy.entrypoints().items() if address == f":{match.group(2)}")
     assert entrypoint not in ("web", "websecure", "ping")
     published = {target for _, _, target, _ in published_ports(proxy.service)}
