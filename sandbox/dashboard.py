@@ -13,6 +13,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +36,17 @@ STOP_TIMEOUT = 10.0
 # Client settings the developer may have exported for the CLI (the make run banner suggests
 # DRIFT_MONITOR_MYTOKEN): the dashboard must act as whoever logged in, never as them.
 _CALLER_CREDENTIALS = ("DRIFT_MONITOR_TOKEN", "DRIFT_MONITOR_MYTOKEN")
+
+
+def provider_token(cookie_secret: str) -> str:
+    """What Streamlit 1.67's st.login() puts in its /auth/login link (streamlit/auth_util.py,
+    encode_provider_token): the provider's name, signed with the cookie secret, valid two minutes.
+    Tests use it to start a login without a browser."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    payload = {"provider": "default", "exp": int(time.time()) + 120}
+    return jwt.encode({"alg": "HS256"}, payload, OctKey.import_key(cookie_secret))
 
 
 def redirect_uris(port: int) -> list[str]:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import enum
 import re
-# The standard library's own regex parser, to inspect a pattern's structure (no public API does).
-from re import _constants as _regex_constants
-from re import _parser as _regex_parser
 import reprlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
+
+# The standard library's own regex parser, to inspect a pattern's structure (no public API does).
+from re import _constants as _regex_constants
+from re import _parser as _regex_parser
 from types import MappingProxyType
 from typing import Any
 

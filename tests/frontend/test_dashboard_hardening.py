@@ -17,16 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
 from dashboard import markdown
 from dashboard.cookies import CookiePolicy, CookiePolicyMiddleware, harden_set_cookie, is_login_cookie
 from dashboard.filters import Filters
-from sandbox.dashboard import CLIENT_ID, DashboardServer, redirect_uris
+from sandbox.dashboard import CLIENT_ID, DashboardServer, provider_token, redirect_uris
 from sandbox.database import free_port
 from sandbox.idp.launcher import start_idp
-
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 PAYLOAD = "**x**[a](javascript:alert(1))<img src=x onerror=alert(1)>"
@@ -109,19 +106,13 @@ def test_a_link_with_markdown_in_a_filter_shows_it_literally(open_app, shared, p
 
 def test_a_link_with_backticks_in_a_parameter_path_stays_in_its_code_span(open_app, shared):
     owner, experiment = shared
-    path = "data_drift.parameters.a`b<img src=x onerror=alert(1)>" 
+    path = "data_drift.parameters.a`b<img src=x onerror=alert(1)>"
     app = open_app("parameters", owner, {"experiment": experiment["id"], "parameter": path})
     [info] = [text for text in texts(app.info) if "numeric value at" in text]
     assert markdown.code(path) in info, info
 
 
 # --- login cookies on a real server -----------------------------------------------------------------------
-
-
-def provider_token(cookie_secret: str) -> str:
-    """st.login()'s /auth/login link parameter in Streamlit 1.67 (as tests/sandbox/test_dashboard_process.py)."""
-    return jwt.encode({"alg": "HS256"}, {"provider": "default", "exp": int(time.time()) + 120},
-                      OctKey.import_key(cookie_secret))
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import sys
-import time
 import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
-from sandbox.dashboard import CLIENT_ID, CLIENT_SECRET, DashboardServer, auth_secrets_toml, redirect_uris
+from sandbox.dashboard import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    DashboardServer,
+    auth_secrets_toml,
+    provider_token,
+    redirect_uris,
+)
 from sandbox.database import free_port
 from sandbox.idp.launcher import start_idp
 
@@ -97,13 +101,6 @@ def test_a_missing_app_is_named(tmp_path):
     server = DashboardServer("http://127.0.0.1:5999", ISSUER, app=tmp_path / "nowhere.py")
     with pytest.raises(RuntimeError, match="nowhere.py does not exist"):
         server.start()
-
-
-def provider_token(cookie_secret: str) -> str:
-    """What Streamlit 1.67's st.login() puts in its /auth/login link (streamlit/auth_util.py,
-    encode_provider_token): the provider's name, signed with the cookie secret, valid two minutes."""
-    payload = {"provider": "default", "exp": int(time.time()) + 120}
-    return jwt.encode({"alg": "HS256"}, payload, OctKey.import_key(cookie_secret))
 
 
 def signed_cookie(cookie_secret: str, name: str, value: str) -> bytes:
