@@ -44,7 +44,8 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    """Write the overview counters' changes still waiting to be merged before the worker goes."""
-    from drift_backend.repositories.summaries import flush_all
-
-    flush_all()
+    """Write the overview counters' changes still waiting to be merged before the worker goes: closing
+    the app's database client first flushes its summary writer."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None:  # None when the app failed to load
+        app.extensions["mongo"].close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import weakref
 
 from flask import Flask
 from flask_swagger_ui import get_swaggerui_blueprint
@@ -11,8 +13,8 @@ from .commands import rebuild_summaries
 from .extensions.auth import TokenValidator
 from .extensions.mongo import Mongo
 from .extensions.smorest import Api
-from .repositories import summaries
 from .repositories.setup import prepare_database
+from .repositories.summaries import WRITER_EXTENSION, SummaryWriter
 from .repositories.users import UserIdCache
 from .resources.drift_analytics.routes import blp as drift_analytics_blp
 from .resources.drifts.routes import blp as drifts_blp
@@ -44,7 +46,8 @@ Errors are JSON: `{code, status, message, errors}`.
 """
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, summary_writer: SummaryWriter | None = None) -> Flask:
+    """The application; `summary_writer` replaces the one built from settings (tests)."""
     settings = settings or Settings.from_environ()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -62,8 +65,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     app.extensions["settings"] = settings
-    app.extensions["mongo"] = Mongo(settings, prepare=prepare_database, before_close=summaries.flush_all)
-    summaries.configure(flush_delay_seconds=settings.summary_delay_ms / 1000)
+    writer = summary_writer if summary_writer is not None else SummaryWriter(settings.summary_delay_ms / 1000)
+    app.extensions[WRITER_EXTENSION] = writer
+    # Counter changes still waiting go out before the client does, and when the process exits
+    # (gunicorn workers close the client in worker_exit). A weak reference: an app that is gone has
+    # closed its writer already and should not be kept alive until exit.
+    app.extensions["mongo"] = Mongo(settings, prepare=prepare_database, before_close=writer.close)
+    atexit.register(_close_if_alive, weakref.ref(writer))
     app.extensions["token_validator"] = TokenValidator(settings)
     app.extensions["user_id_cache"] = UserIdCache()
 
@@ -78,6 +86,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(rebuild_summaries)
     app.wsgi_app = LatestVersionAlias(app.wsgi_app)
     return app
+
+
+def _close_if_alive(writer_ref: weakref.ref) -> None:
+    writer = writer_ref()
+    if writer is not None:
+        writer.close()
 
 
 class LatestVersionAlias:

@@ -8,7 +8,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .repositories import summaries
+from .errors import NotFound
+from .repositories.experiments import Experiments
+from .repositories.summaries import DriftSummaries, create_indexes, mark_ready
 
 
 @click.command("rebuild-summaries")
@@ -26,12 +28,15 @@ def rebuild_summaries(experiment_id: str | None) -> None:
     mongo = current_app.extensions["mongo"]
     # The unprepared database: preparing it would start the same rebuild a first time.
     db = mongo.client[current_app.extensions["settings"].database_name]
-    summaries.create_indexes(db)
-    if experiment_id is not None and db.experiments.find_one({"_id": experiment_id}, {"_id": 1}) is None:
-        raise click.ClickException(f"no experiment with id {experiment_id!r}")
+    create_indexes(db)
+    if experiment_id is not None:
+        try:
+            Experiments(db).get(experiment_id)
+        except NotFound:
+            raise click.ClickException(f"no experiment with id {experiment_id!r}") from None
     started = time.monotonic()
-    written = summaries.DriftSummaries(db).rebuild(experiment_id)
+    written = DriftSummaries(db).rebuild(experiment_id)
     if experiment_id is None:
-        summaries.mark_ready(db)
+        mark_ready(db)
     scope = f"experiment {experiment_id}" if experiment_id else "all experiments"
     click.echo(f"rebuilt the drift summaries of {scope}: {written} counters in {time.monotonic() - started:.1f} s")

@@ -14,9 +14,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
+import pymongo
 import pytest
 
+from drift_backend import create_app
 from drift_backend.repositories import summaries
+from drift_backend.settings import Settings
 from factories import API, drifts_url, iso, run_body
 
 UTC = timezone.utc
@@ -26,7 +29,8 @@ COUNTS = ("runs", "running", "completed", "failed", "drift_detected", "concept_d
 
 @pytest.fixture
 def app_env(app_env):
-    """Counter changes written by each request (APP_SUMMARY_DELAY_MS=0), so tests can read the collection."""
+    """Counter changes written by each request (APP_SUMMARY_DELAY_MS=0), so tests can read the collection
+    as soon as a request is answered."""
     return {**app_env, "APP_SUMMARY_DELAY_MS": "0"}
 
 
@@ -56,7 +60,6 @@ def counters_of_runs(db, experiment_id: str) -> dict:
 
 def stored_counters(db, experiment_id: str) -> dict:
     """The non-zero counters stored for an experiment, keyed like `counter_key`."""
-    summaries.flush_all()
     counters = {}
     for document in db.drift_summaries.find({"experiment_id": experiment_id}):
         for name, entry in document.get("counts", {}).items():
@@ -68,7 +71,6 @@ def stored_counters(db, experiment_id: str) -> dict:
 
 
 def assert_counters_exact(db, experiment_id: str) -> None:
-    summaries.flush_all()
     assert stored_counters(db, experiment_id) == counters_of_runs(db, experiment_id)
     # Each document's totals agree with its entries.
     for document in db.drift_summaries.find({"experiment_id": experiment_id}):
@@ -237,17 +239,20 @@ def test_concurrent_ingest_of_many_runs_is_counted_exactly(app, alice, experimen
     assert counted == 36
 
 
-def test_a_failed_counter_write_fails_every_request_merged_into_it(app, alice, experiment, db, monkeypatch):
-    monkeypatch.setattr(summaries, "_flush_delay_seconds", 0)
+def test_a_failed_counter_write_fails_every_request_merged_into_it(app_env, alice, experiment, db):
     calls = []
 
     def failing_write(collection, changes):
         calls.append(len(changes))
-        raise summaries.pymongo.errors.AutoReconnect("the database went away")
+        raise pymongo.errors.AutoReconnect("the database went away")
 
-    monkeypatch.setattr(summaries, "_write_counter_updates", failing_write)
-    with app.test_client() as client:
-        response = client.post(drifts_url(experiment), json=run_body(), headers=alice.headers)
+    # An app of the same database whose writer's database writes fail.
+    failing = create_app(Settings.from_environ(app_env), summary_writer=summaries.SummaryWriter(write=failing_write))
+    try:
+        with failing.test_client() as client:
+            response = client.post(drifts_url(experiment), json=run_body(), headers=alice.headers)
+    finally:
+        failing.extensions["mongo"].close()
 
     assert response.status_code == 503
     assert response.json["code"] == 503
@@ -360,9 +365,6 @@ def _legacy_database(db, runs_per_experiment=(6, 3)):
 
 
 def test_the_first_start_builds_the_summaries_of_an_existing_database_once(app_env, db):
-    from drift_backend import create_app
-    from drift_backend.settings import Settings
-
     experiment_ids = _legacy_database(db)
     first = create_app(Settings.from_environ(app_env))
     try:
@@ -387,10 +389,6 @@ def test_the_first_start_builds_the_summaries_of_an_existing_database_once(app_e
 
 
 def test_workers_starting_together_build_the_summaries_once(mongo_uri, database_name, db, monkeypatch):
-    import pymongo
-
-    from drift_backend.repositories import summaries
-
     experiment_ids = _legacy_database(db)
     builds = []
     original = summaries.DriftSummaries.rebuild

@@ -26,7 +26,7 @@ class Mongo:
                  before_close: Callable[[], None] | None = None):
         self._settings = settings
         self._prepare = prepare
-        # Writes still waiting in this process (see repositories.summaries) go out before the client does.
+        # Writes still waiting in this process (the app's summary writer) go out before the client does.
         self._before_close = before_close
         self._lock = threading.Lock()
         self._client: pymongo.MongoClient | None = None

@@ -1,43 +1,47 @@
 """Overviews of an experiment's drift runs: counts over time, a parameter's series, a feature heatmap, facets.
 
-The summary reads the per-day counters (`summaries.py`), never the runs, except for a tag filter (tags
+The summary reads the per-day counters (`summaries/`), never the runs, except for a tag filter (tags
 are not part of a counter's key) and the indexed stuck-runs query. The heatmap and downsampled series
 read the per-day digests of the same documents when the filter is one they are kept by (time in whole
 days, model, drift_detected); otherwise, and for exact points, they aggregate the runs on the server.
-Either way they return a bounded number of points or cells.
+Either way they return a bounded number of points or cells. This module reads; the arithmetic on what
+it read (buckets, intervals, ranking) is `overview_math.py`, the run's layout `run_document.py`.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bson.decimal128 import Decimal128
 from pymongo.database import Database
 
+from ..overview_math import (
+    INTERVALS,
+    choose_interval,
+    digest_series_points,
+    heatmap_cells,
+    run_bucket_width,
+    span,
+    summarise,
+)
+from ..run_document import COUNTERS, DRIFT_TYPES, FEATURE_FLAGS, FEATURES_KEY, feature_objects, is_feature_statistic
 from . import current_db, max_time_ms, max_time_option, utc_now
 from .summaries import (
-    DIGEST_MAX_DEPTH,
-    DIGEST_ROOTS,
-    FEATURE_FLAGS,
-    FEATURES_KEY,
     DriftSummaries,
     decode_path,
     digest_key,
+    digest_location,
     drift_rate,
-    encode_path,
     group_runs,
     utc_day,
 )
 
-INTERVALS = ("day", "week", "month")
-# `auto` picks the smallest interval that gives at most this many buckets.
-MAX_BUCKETS = 120
-RESULT_FIELDS = {"concept": "concept_drift", "data": "data_drift"}
-COUNTERS = ("runs", "running", "completed", "failed", "drift_detected", "concept_detected",
-            "concept_not_detected", "data_detected", "data_not_detected")
+# COUNTERS and INTERVALS are imported from here by the overview schemas.
+__all__ = ["COUNTERS", "INTERVALS", "DriftAnalytics", "RunFilter"]
+# RunFilter's name for the result field of each drift type.
+RESULT_FIELDS = DRIFT_TYPES
 STUCK_RUNS_SHOWN = 20
 # Stuck runs are counted up to this many; a healthy experiment has a handful.
 STUCK_RUNS_COUNTED = 10_000
@@ -129,68 +133,19 @@ class RunFilter:
         return self.detected is None or row["drift_detected"] is self.detected
 
 
-# Intervals -----------------------------------------------------------------------------------
-
-
-def bucket_start(day: datetime, interval: str) -> datetime:
-    """Start of the day, ISO week (Monday) or calendar month that `day` falls in."""
-    day = utc_day(day)
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
-
-
-def bucket_count(first: datetime, last: datetime, interval: str) -> int:
-    first, last = bucket_start(first, interval), bucket_start(last, interval)
-    if interval == "month":
-        return (last.year - first.year) * 12 + last.month - first.month + 1
-    return (last - first).days // (7 if interval == "week" else 1) + 1
-
-
-def choose_interval(requested: str, first: datetime | None, last: datetime | None) -> str:
-    if requested != "auto":
-        return requested
-    if first is None or last is None:
-        return "day"
-    for interval in INTERVALS:
-        if bucket_count(first, last, interval) <= MAX_BUCKETS:
-            return interval
-    return INTERVALS[-1]
-
-
-def _span(run_filter: RunFilter, days: list[datetime]) -> tuple[datetime | None, datetime | None]:
-    """First and last day an overview covers: the filter's window, else the data's."""
-    first = run_filter.since or (min(days) if days else None)
-    last = run_filter.until - timedelta(milliseconds=1) if run_filter.until else (max(days) if days else None)
-    if first is None or last is None:
-        first = last = first or last
-    return first, last
-
-
-def digest_location(parameter: str) -> tuple[str, str] | None:
-    """Where a dotted parameter path's digest is kept: (root, encoded path); None when it is not kept."""
-    for root in sorted(DIGEST_ROOTS, key=len, reverse=True):
-        if parameter.startswith(f"{root}."):
-            segments = parameter[len(root) + 1:].split(".")
-            return (root, encode_path(segments)) if len(segments) <= DIGEST_MAX_DEPTH else None
-    return None
-
-
 def _number(value) -> float:
     return float(value.to_decimal()) if isinstance(value, Decimal128) else float(value)
 
 
 class DriftAnalytics:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, summaries: DriftSummaries | None = None):
         self._db = db
         self._drifts = db.drifts
-        self._summaries = DriftSummaries(db)
+        self._summaries = summaries if summaries is not None else DriftSummaries(db)
 
     @classmethod
     def from_app(cls) -> DriftAnalytics:
-        return cls(current_db())
+        return cls(current_db(), DriftSummaries.from_app())
 
     # Summary ------------------------------------------------------------------------------
 
@@ -204,29 +159,15 @@ class DriftAnalytics:
         else:
             rows, source = [row for row in counters if days.matches_counter(row)], "summaries"
 
-        interval = choose_interval(interval, *_span(days, [row["day"] for row in rows]))
-        totals = dict.fromkeys(COUNTERS, 0)
-        completed_detected = 0
-        buckets: dict[tuple, dict] = {}
-        first_run_at = last_run_at = None
-        for row in rows:
-            counts = _counts(row)
-            bucket = buckets.setdefault((bucket_start(row["day"], interval), row["model"]),
-                                        dict.fromkeys(COUNTERS, 0))
-            for name, count in counts.items():
-                bucket[name] += count
-                totals[name] += count
-            if row["job_status"] == "Completed" and row["drift_detected"] is True:
-                completed_detected += row["runs"]
-            if row["runs"] > 0:
-                first_run_at = _earliest(first_run_at, row.get("first_created_at"))
-                last_run_at = _latest(last_run_at, row.get("last_created_at"))
+        interval = choose_interval(interval, *span(days.since, days.until, [row["day"] for row in rows]))
+        totals, buckets = summarise(rows, interval)
+        completed_detected = totals.pop("completed_detected")
 
         stuck_runs = self._stuck_runs(experiment_id, run_filter.models, stuck_after)
         totals.update(
             drift_rate=drift_rate(completed_detected, totals["completed"]),
-            first_run_at=first_run_at,
-            last_run_at=last_run_at,
+            first_run_at=totals.pop("first_run_at"),
+            last_run_at=totals.pop("last_run_at"),
             stuck=len(stuck_runs),
         )
         return {
@@ -235,11 +176,7 @@ class DriftAnalytics:
             "until": days.until,
             "source": source,
             "totals": totals,
-            "buckets": [
-                {"start": start, "model": model, **counts}
-                for (start, model), counts in sorted(buckets.items())
-                if any(counts.values())
-            ],
+            "buckets": buckets,
             "models": models,
             "stuck_runs": [{"_id": run["_id"], "model": run.get("model"), "created_at": run["created_at"]}
                            for run in stuck_runs[:STUCK_RUNS_SHOWN]],
@@ -270,7 +207,9 @@ class DriftAnalytics:
             root, name = location
             entries = self._digest_entries(experiment_id, days, keys, root, name)
             if entries is not None and sum(entry["n"] for entry in entries) > points:
-                return _series_of_digests(parameter, days, entries, points)
+                return {"parameter": parameter, "versus": None, "matched": sum(entry["n"] for entry in entries),
+                        "downsampled": True, "source": "summaries", "since": days.since, "until": days.until,
+                        "points": digest_series_points(entries, points)}
         return self._series_of_runs(experiment_id, run_filter, parameter, points)
 
     def _digest_entries(self, experiment_id: str, days: RunFilter, keys: list[str], root: str,
@@ -305,8 +244,7 @@ class DriftAnalytics:
         first, last = self._time_range(experiment_id, run_filter)
         if first is None:
             return result
-        bucket_total = max(1, points // 2)
-        width_ms = max(1, math.ceil((last - first) / timedelta(milliseconds=1) / bucket_total) + 1)
+        bucket_total, width_ms = run_bucket_width(first, last, points)
         # The range comes from the counters, which may be wider than the matching runs; clamping keeps
         # a run outside it (written after the range was read) in the first or last bucket.
         offset = {"$floor": {"$divide": [{"$subtract": ["$created_at", first]}, width_ms]}}
@@ -418,7 +356,7 @@ class DriftAnalytics:
                 rows = []
                 for entry in entries:
                     segments = decode_path(entry["path"])
-                    if _is_feature_statistic(segments) and segments[-1] == statistic:
+                    if is_feature_statistic(segments) and segments[-1] == statistic:
                         rows.append({"feature": segments[-2], "day": entry["day"], "runs": entry["n"],
                                      "sum": entry["sum"], "min": entry["min"], "max": entry["max"],
                                      "detected": entry.get("det", 0)})
@@ -495,7 +433,7 @@ class DriftAnalytics:
                 if not isinstance(parameters, dict):
                     continue
                 _numeric_paths(parameters, f"{result}.parameters", paths)
-                for name, value in _feature_objects(parameters):
+                for name, value in feature_objects(parameters):
                     numeric = [key for key, item in value.items() if _is_number(item)]
                     if numeric:
                         names.add(name)
@@ -533,48 +471,11 @@ class DriftAnalytics:
         return list(self._drifts.find({"_id": {"$in": chosen}}, _FACET_PROJECTION, max_time_ms=max_time_ms()))
 
 
-def _feature_objects(parameters: dict) -> list[tuple[str, dict]]:
-    """A result's per-feature objects: those under `features`, then those of the older layout."""
-    nested = parameters.get(FEATURES_KEY)
-    found = list(nested.items()) if isinstance(nested, dict) else []
-    found += [(name, value) for name, value in parameters.items() if name != FEATURES_KEY]
-    return [(name, value) for name, value in found if isinstance(value, dict)]
-
-
-def _is_feature_statistic(segments: list[str]) -> bool:
-    """Whether a path below a result's parameters is `features.<feature>.<statistic>` or, in the older
-    layout, `<feature>.<statistic>`."""
-    return (len(segments) == 3 and segments[0] == FEATURES_KEY) or (len(segments) == 2 and
-                                                                    segments[0] != FEATURES_KEY)
-
-
 def _heatmap(rows: list[dict], run_filter: RunFilter, result: str, statistic: str, interval: str,
              max_features: int, source: str) -> dict:
     """The heatmap answer from per (feature, day) rows (see `heatmap_rows_of_runs`)."""
-    interval = choose_interval(interval, *_span(run_filter, [row["day"] for row in rows]))
-    cells: dict[tuple[str, datetime], dict] = {}
-    features: dict[str, dict] = defaultdict(lambda: {"runs": 0, "sum": 0.0, "detected": 0})
-    for row in rows:
-        name, start = row["feature"], bucket_start(row["day"], interval)
-        cell = cells.setdefault((name, start), {"runs": 0, "sum": 0.0, "min": math.inf, "max": -math.inf,
-                                                "detected": 0})
-        cell["runs"] += row["runs"]
-        cell["sum"] += row["sum"]
-        cell["min"] = min(cell["min"], row["min"])
-        cell["max"] = max(cell["max"], row["max"])
-        cell["detected"] += row["detected"]
-        feature = features[name]
-        feature["runs"] += row["runs"]
-        feature["sum"] += row["sum"]
-        feature["detected"] += row["detected"]
-
-    # Most often detected first; then the most extreme statistic: a low p-value means drift,
-    # for distances and test statistics a high value does.
-    direction = 1 if statistic == "p_value" else -1
-    ranked = sorted(features, key=lambda name: (-features[name]["detected"],
-                                                direction * features[name]["sum"] / features[name]["runs"], name))
-    shown = ranked[:max_features]
-    order = {name: position for position, name in enumerate(shown)}
+    interval = choose_interval(interval, *span(run_filter.since, run_filter.until, [row["day"] for row in rows]))
+    shown, total, cells = heatmap_cells(rows, statistic, interval, max_features)
     return {
         "result": result,
         "statistic": statistic,
@@ -583,77 +484,9 @@ def _heatmap(rows: list[dict], run_filter: RunFilter, result: str, statistic: st
         "until": run_filter.until,
         "source": source,
         "features": shown,
-        "features_total": len(ranked),
-        "cells": [
-            {"feature": name, "start": start, "mean": cell["sum"] / cell["runs"], "min": cell["min"],
-             "max": cell["max"], "runs": cell["runs"], "detected": cell["detected"]}
-            for (name, start), cell in sorted(cells.items(), key=lambda item: (order.get(item[0][0], -1),
-                                                                             item[0][1]))
-            if name in order
-        ],
+        "features_total": total,
+        "cells": cells,
     }
-
-
-def _series_of_digests(parameter: str, days: RunFilter, entries: list[dict], points: int) -> dict:
-    """Buckets of whole days, split by drift detected, from the daily digests of a parameter.
-
-    One day per bucket while the days fit in `points`/2 buckets, else as many consecutive days per bucket
-    as it takes. A bucket is dated by its first day (the digests do not keep run times), and after runs
-    were changed or deleted its min and max may be wider than the runs' until a rebuild.
-    """
-    first = min(entry["day"] for entry in entries)
-    span = (max(entry["day"] for entry in entries) - first).days + 1
-    width = math.ceil(span / max(1, points // 2))
-    buckets: dict[tuple[datetime, bool], dict] = {}
-    for entry in entries:
-        start = first + timedelta(days=(entry["day"] - first).days // width * width)
-        bucket = buckets.setdefault((start, entry["drift_detected"]),
-                                    {"n": 0, "sum": 0.0, "min": math.inf, "max": -math.inf, "models": set()})
-        bucket["n"] += entry["n"]
-        bucket["sum"] += entry["sum"]
-        bucket["min"] = min(bucket["min"], entry["min"])
-        bucket["max"] = max(bucket["max"], entry["max"])
-        bucket["models"].add(entry["model"])
-    return {
-        "parameter": parameter, "versus": None, "matched": sum(bucket["n"] for bucket in buckets.values()),
-        "downsampled": True, "source": "summaries", "since": days.since, "until": days.until,
-        "points": [
-            # The mean is clamped: a sum rebuilt from many additions may stray by a rounding error.
-            {"created_at": start, "value": min(max(bucket["sum"] / bucket["n"], bucket["min"]), bucket["max"]),
-             "min": bucket["min"], "max": bucket["max"], "count": bucket["n"], "drift_detected": detected,
-             "model": next(iter(bucket["models"])) if len(bucket["models"]) == 1 else None, "run_id": None}
-            for (start, detected), bucket in sorted(buckets.items())
-        ],
-    }
-
-
-def _counts(row: dict) -> dict[str, int]:
-    """What one counter (or summary-shaped row) adds to each of the summary's counts."""
-    runs = row["runs"]
-    status = row.get("job_status")
-    return {
-        "runs": runs,
-        "running": runs if status == "Running" else 0,
-        "completed": runs if status == "Completed" else 0,
-        "failed": runs if status == "Failed" else 0,
-        "drift_detected": runs if row.get("drift_detected") is True else 0,
-        "concept_detected": runs if row.get("concept") is True else 0,
-        "concept_not_detected": runs if row.get("concept") is False else 0,
-        "data_detected": runs if row.get("data") is True else 0,
-        "data_not_detected": runs if row.get("data") is False else 0,
-    }
-
-
-def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
-    if candidate is None:
-        return current
-    return candidate if current is None or candidate < current else current
-
-
-def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
-    if candidate is None:
-        return current
-    return candidate if current is None or candidate > current else current
 
 
 def _is_number(value) -> bool:

@@ -10,12 +10,12 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..errors import Conflict, NotFound
+from ..run_document import RESULT_FIELDS, with_derived_fields
 from . import Page, current_db, find_page, utc_now
 from .summaries import DriftSummaries
 
 # Bumped when the stored shape of a run changes. 2.0: structured concept/data drift results.
 SCHEMA_VERSION = "2.0.0"
-RESULT_FIELDS = ("concept_drift", "data_drift")
 # What a run says, as opposed to bookkeeping (ids, timestamps): compared on idempotent replays.
 CONTENT_FIELDS = ("job_status", "model", "tags", "drift_detected", "parameters", *RESULT_FIELDS)
 # A finished job stays finished: from each target status, the statuses a run may be in before.
@@ -48,22 +48,15 @@ def create_indexes(db: Database) -> None:
     db.drifts.create_index([("tags", ASCENDING)], name="tags")
 
 
-def with_derived_fields(run: dict) -> dict:
-    """A run that carries structured results has drift detected exactly when one of them does."""
-    results = [run[field] for field in RESULT_FIELDS if run.get(field) is not None]
-    if results:
-        run["drift_detected"] = any(result["drift"] for result in results)
-    return run
-
-
 class DriftRuns:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, summaries: DriftSummaries | None = None):
         self._drifts = db.drifts
-        self._summaries = DriftSummaries(db)
+        # Every run write changes the counters through the summaries (and so the app's writer).
+        self._summaries = summaries if summaries is not None else DriftSummaries(db)
 
     @classmethod
     def from_app(cls) -> DriftRuns:
-        return cls(current_db())
+        return cls(current_db(), DriftSummaries.from_app())
 
     def create(self, experiment_id: str, fields: dict, run_id: str | None = None,
                created_at: datetime | None = None) -> tuple[dict, bool]:

@@ -9,10 +9,10 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...repositories.drift_analytics import COUNTERS, INTERVALS, RunFilter
+from ...run_document import DIGEST_ROOTS, DRIFT_TYPES, JOB_STATUSES
 from ..common import UtcDateTime
-from ..drifts.schemas import JOB_STATUSES, MAX_TAGS
+from ..drifts.schemas import MAX_TAGS
 
-PARAMETER_ROOTS = ("parameters", "concept_drift.parameters", "data_drift.parameters")
 MAX_PATH_LENGTH = 512
 MAX_LIST_ARGUMENTS = 100
 _STATISTIC = re.compile(r"^[^.$\x00]{1,100}$")
@@ -24,9 +24,9 @@ def check_parameter_path(path: str) -> None:
         raise ma.ValidationError("a parameter path may not contain '$' or NUL characters")
     if not all(path.split(".")):
         raise ma.ValidationError("a parameter path may not have empty segments (leading, trailing or double dots)")
-    if not any(path.startswith(f"{root}.") for root in PARAMETER_ROOTS):
+    if not any(path.startswith(f"{root}.") for root in DIGEST_ROOTS):
         raise ma.ValidationError(
-            f"a parameter path starts with one of {', '.join(PARAMETER_ROOTS)} followed by a key, "
+            f"a parameter path starts with one of {', '.join(DIGEST_ROOTS)} followed by a key, "
             "e.g. data_drift.parameters.age.p_value"
         )
 
@@ -71,7 +71,7 @@ class DriftFilterArgsSchema(ma.Schema):
     job_status = ma.fields.List(ma.fields.String(validate=validate.OneOf(JOB_STATUSES)),
                                 metadata={"description": "repeatable: runs in any of these job statuses"})
     drift_type = ma.fields.String(
-        validate=validate.OneOf(["concept", "data"]),
+        validate=validate.OneOf(list(DRIFT_TYPES)),
         metadata={"description": "runs that have this result (concept_drift or data_drift); "
                                  "with `detected`, runs whose result says so"},
     )
@@ -130,7 +130,8 @@ class SeriesArgsSchema(DriftFilterArgsSchema):
 
 
 class HeatmapArgsSchema(DriftFilterArgsSchema):
-    result = ma.fields.String(load_default="data_drift", validate=validate.OneOf(["data_drift", "concept_drift"]),
+    result = ma.fields.String(load_default=DRIFT_TYPES["data"],
+                              validate=validate.OneOf([DRIFT_TYPES["data"], DRIFT_TYPES["concept"]]),
                               metadata={"description": "whose per-feature parameters to read"})
     statistic = ma.fields.String(
         load_default="p_value",

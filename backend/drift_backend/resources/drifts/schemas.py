@@ -6,9 +6,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...query_language import DRIFT_FIELDS
+from ...run_document import JOB_STATUSES
 from ..common import JsonObject, ResourceSchema, search_filter_schema, sort_args_schema
 
-JOB_STATUSES = ["Running", "Completed", "Failed"]
 MAX_TAGS = 100
 # Clients' clocks drift; a run stamped slightly ahead of the server is still accepted.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -32,7 +32,7 @@ class DriftResultSchema(ma.Schema):
 class DriftSchema(ResourceSchema):
     experiment_id = ma.fields.String()
     schema_version = ma.fields.String()
-    job_status = ma.fields.String(metadata={"enum": JOB_STATUSES})
+    job_status = ma.fields.String(metadata={"enum": list(JOB_STATUSES)})
     model = ma.fields.String()
     tags = ma.fields.List(ma.fields.String())
     drift_detected = ma.fields.Boolean()
