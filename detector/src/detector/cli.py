@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .config_keys import KEYS, key
 from .redact import mask_secrets
 
 log = logging.getLogger("detector")
@@ -48,37 +49,30 @@ def _parser() -> argparse.ArgumentParser:
                          help=argparse.SUPPRESS)
         sub.add_argument("--config", "-c", default=os.environ.get("DETECTOR_CONFIG") or None,
                          help="YAML configuration file or URL (DETECTOR_CONFIG)")
-        sub.add_argument("--artifacts", help="where projects are stored: a folder or fsspec URL such as "
-                                             "s3://bucket/prefix (DETECTOR_ARTIFACTS; default ./artifacts)")
+        sub.add_argument("--artifacts", help=key("artifacts").cli_help())
         if project:
-            sub.add_argument("--project", "-p", help="project name (DETECTOR_PROJECT)")
+            sub.add_argument("--project", "-p", help=key("project").cli_help())
 
     fit = commands.add_parser("fit", help="profile the reference data and store the project")
     common(fit)
-    fit.add_argument("--reference", "-r", metavar="SOURCE", help="reference data: file, URL, mongodb://... or "
-                                                                 "SQLAlchemy URL (DETECTOR_REFERENCE)")
-    fit.add_argument("--since", help="only reference rows at or after this time (ISO 8601; needs timestamp_column)")
-    fit.add_argument("--until", help="only reference rows before this time")
+    fit.add_argument("--reference", "-r", metavar="SOURCE", help=key("reference").cli_help())
+    fit.add_argument("--since", help=key("since").cli_help("only reference rows at or after this time (ISO 8601; "
+                                                           "needs timestamp_column)"))
+    fit.add_argument("--until", help=key("until").cli_help("only reference rows before this time"))
 
     run = commands.add_parser("run", help="test a batch against a fitted project and report it")
     common(run)
-    run.add_argument("--current", "-i", metavar="SOURCE", help="the batch to test (DETECTOR_CURRENT)")
-    run.add_argument("--since", help='only rows at or after this time (ISO 8601), or "last": where the last '
-                                     "completed run's window ended (DETECTOR_SINCE)")
-    run.add_argument("--until", help="only rows before this time (DETECTOR_UNTIL)")
-    run.add_argument("--detector", metavar="MODULE:FUNCTION", help="a plug-in detector instead of the built-in "
-                                                                   "tests (DETECTOR_PLUGIN)")
-    run.add_argument("--experiment", help="experiment to report to (DETECTOR_EXPERIMENT; default: the project)")
-    run.add_argument("--experiment-id", metavar="ID", help="report to this experiment id instead, e.g. one shared "
-                                                         "with you: names only match your own experiments "
-                                                         "(DETECTOR_EXPERIMENT_ID)")
-    run.add_argument("--model", help="model name of the run (DETECTOR_MODEL; default: the project)")
-    run.add_argument("--tag", action="append", dest="tags", metavar="TAG",
-                     help="tag of the run, repeatable (DETECTOR_TAGS, comma-separated)")
+    run.add_argument("--current", "-i", metavar="SOURCE", help=key("current").cli_help())
+    run.add_argument("--since", help=key("since").cli_help())
+    run.add_argument("--until", help=key("until").cli_help())
+    run.add_argument("--detector", metavar="MODULE:FUNCTION", help=key("detector").cli_help())
+    run.add_argument("--experiment", help=key("experiment").cli_help())
+    run.add_argument("--experiment-id", metavar="ID", help=key("experiment_id").cli_help())
+    run.add_argument("--model", help=key("model").cli_help())
+    run.add_argument("--tag", action="append", dest="tags", metavar="TAG", help=key("tags").cli_help())
     run.add_argument("--no-report", action="store_true", help="send nothing to the server; print the result")
     run.add_argument("--output", "-o", metavar="FILE", help="also write the result as JSON to FILE ('-': stdout)")
-    run.add_argument("--interval", type=float, metavar="SECONDS",
-                     help="run again every SECONDS until SIGTERM/SIGINT (DETECTOR_INTERVAL; 0: once)")
+    run.add_argument("--interval", type=float, metavar="SECONDS", help=key("interval").cli_help())
 
     projects = commands.add_parser("projects", help="list the fitted projects and their last run")
     common(projects, project=False)
@@ -95,20 +89,8 @@ def _setup_logging(level: str) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    values = {
-        "project": getattr(args, "project", None),
-        "artifacts": args.artifacts,
-        "reference.url": getattr(args, "reference", None),
-        "current.url": getattr(args, "current", None),
-        "since": getattr(args, "since", None),
-        "until": getattr(args, "until", None),
-        "detector": getattr(args, "detector", None),
-        "experiment": getattr(args, "experiment", None),
-        "experiment_id": getattr(args, "experiment_id", None),
-        "model": getattr(args, "model", None),
-        "tags": getattr(args, "tags", None),
-        "interval": getattr(args, "interval", None),
-    }
+    """The configuration keys (dotted) the options set: each declared key's option has the key's name as dest."""
+    values = {declared.target: getattr(args, declared.name, None) for declared in KEYS if declared.option}
     if getattr(args, "no_report", False):
         values["report"] = False
     return {key: value for key, value in values.items() if value is not None}
@@ -161,8 +143,8 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .errors import ProjectNotFound
-    from .plugins import load_plugin
     from .progress import Progress
+    from .registry import registry_for
     from .runner import load_layered_config, load_run_config, outcome_json, report_failure, run_once
     from .schedule import SignalGuard, run_every
 
@@ -175,8 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         if run_id:
             log.info("reported run %s as Failed", run_id)
         raise
-    if config.detector:
-        load_plugin(config.detector)  # a broken plug-in is a configuration error: fail before any run
+    registry_for(config)  # a broken plug-in is a configuration error: fail before any run
     progress = Progress(args.progress)
 
     def once() -> None:

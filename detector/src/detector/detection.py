@@ -1,4 +1,4 @@
-"""Testing a current batch against a reference profile (pure functions, no I/O).
+"""Testing a current batch against a reference profile with the registry's drift tests (no I/O of its own).
 
 ``detect_data_drift`` and ``detect_concept_drift`` return ``(detected, parameters)`` in the layout
 the dashboard reads (the same as sandbox/demo_data.py):
@@ -13,14 +13,16 @@ the dashboard reads (the same as sandbox/demo_data.py):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from . import statistics
-from .config import CONCEPT_METRICS, P_VALUE_TESTS, TESTS, Config, default_metric
+from .config import CONCEPT_METRICS, Config, default_metric
 from .errors import ConfigError, DataError
 from .profile import category_counts, category_names, numeric_values
+from .registry import BUILT_IN, Column, ColumnTest, Registry, registry_for
 
 __all__ = ["compare_columns", "detect_concept_drift", "detect_data_drift", "required_columns"]
 
@@ -37,43 +39,36 @@ def required_columns(profile: Mapping) -> list[str]:
 
 def compare_columns(profiles: Mapping[str, Mapping], columns: Mapping[str, pd.Series], tests: Mapping[str, str],
                     scales: Mapping[str, float] | None = None,
-                    progress: Callable[[str], None] | None = None) -> dict[str, dict]:
-    """Test each current column against its reference profile with the named test.
+                    progress: Callable[[str], None] | None = None,
+                    registry: Registry | None = None) -> dict[str, dict]:
+    """Test each current column against its reference profile with the named test of ``registry``.
 
     Returns name → {type, test, statistic, p_value (None for distances), effect_size, n_current,
-    missing_share}. Numeric columns are sorted once and compared as sorted arrays; the binned and
-    categorical statistics of all columns are computed together on padded count matrices.
+    missing_share}. Each column is prepared once (numeric: sorted; categorical: counted over the
+    profile's categories), then every test computes all the columns that use it in one call.
     """
+    registry = registry or BUILT_IN
     results: dict[str, dict] = {}
-    binned: dict[str, tuple[list, np.ndarray]] = {}  # name → (reference counts, current counts)
-    asymptotic_ks: dict[str, tuple[float, int, int]] = {}
-    categorical: dict[str, tuple[list, list]] = {}
+    prepared: dict[str, Column] = {}
     for name, profile in profiles.items():
-        kind, test = profile["type"], tests[name]
-        if kind not in TESTS[test]:
-            raise ConfigError(f"feature {name!r} is {kind} in the fitted profile; {test} does not apply to it")
+        kind = profile["type"]
+        test = registry.get(tests[name])
+        if not isinstance(test, ColumnTest):
+            raise ConfigError(f"feature {name!r}: {test.name} is a plug-in detector, not a column test "
+                              f"({', '.join(registry.names(kind))})")
+        if not test.applies_to(kind):
+            raise ConfigError(f"feature {name!r} is {kind} in the fitted profile; {test.name} does not apply to it")
         values = columns[name]
         if kind == "numeric":
             current, missing = numeric_values(values, name)
             if current.size == 0:
                 raise DataError(f"column {name!r} has no values in the current batch ({missing} missing)")
             current = np.sort(current)
-            reference = np.asarray(profile["sample"], dtype=float)
-            result = {"type": kind, "test": test, "statistic": None, "p_value": None,
+            prepared[name] = Column(name, kind, profile, reference=np.asarray(profile["sample"], dtype=float),
+                                    current=current, scale=(scales or {}).get(name, profile["std"]))
+            result = {"type": kind, "test": test.name, "statistic": None, "p_value": None,
                       "effect_size": statistics.glass_delta(profile["mean"], profile["std"], float(current.mean())),
                       "n_current": int(current.size), "missing_share": missing / (missing + current.size)}
-            if test == "ks":
-                if max(reference.size, current.size) <= statistics.EXACT_KS_MAX_N:
-                    result["statistic"], result["p_value"] = statistics.ks_test(reference, current)
-                else:
-                    asymptotic_ks[name] = (statistics.ks_statistic(reference, current), reference.size, current.size)
-            elif test == "wasserstein":
-                scale = (scales or {}).get(name, profile["std"])
-                distance = statistics.wasserstein(reference, current)
-                result["statistic"] = distance / scale if scale > 0 else distance
-            else:
-                edges = np.asarray(profile["bin_edges"], dtype=float)
-                binned[name] = (profile["bin_counts"], statistics.bin_counts(current, edges))
         else:
             counts, missing = category_counts(values)
             total = sum(counts.values())
@@ -83,39 +78,33 @@ def compare_columns(profiles: Mapping[str, Mapping], columns: Mapping[str, pd.Se
             reference_counts = [*known.values(), profile.get("other", 0)]
             current_counts = [counts.get(category, 0) for category in known]
             current_counts.append(total - sum(current_counts))  # unknown to the reference: OTHER
-            categorical[name] = (reference_counts, current_counts)
-            if test in ("psi", "jensenshannon"):
-                binned[name] = (reference_counts, np.asarray(current_counts))
-            result = {"type": kind, "test": test, "statistic": None, "p_value": None, "effect_size": None,
+            prepared[name] = Column(name, kind, profile, reference_counts=reference_counts,
+                                    current_counts=current_counts)
+            result = {"type": kind, "test": test.name, "statistic": None, "p_value": None, "effect_size": None,
                       "n_current": int(total), "missing_share": missing / (missing + total),
                       "new_categories": _new_categories(counts, known)}
         results[name] = result
         if progress:
             progress(name)
 
-    if asymptotic_ks:
-        names = list(asymptotic_ks)
-        statistic, m, n = (np.array(values) for values in zip(*asymptotic_ks.values(), strict=True))
-        for name, d, p in zip(names, statistic, statistics.ks_p_value(statistic, m, n), strict=True):
-            results[name]["statistic"], results[name]["p_value"] = float(d), float(p)
+    # Cramér's V of every categorical column needs its chi-squared statistic: one padded matrix for all.
+    categorical = [name for name, column in prepared.items() if column.kind == "categorical"]
     if categorical:
-        names = list(categorical)
-        reference = statistics.pad_counts([counts[0] for counts in categorical.values()])
-        current = statistics.pad_counts([counts[1] for counts in categorical.values()])
+        reference = statistics.pad_counts([prepared[name].reference_counts for name in categorical])
+        current = statistics.pad_counts([prepared[name].current_counts for name in categorical])
         chi2, p_value, degrees = statistics.chi2_homogeneity(reference, current)
         effect = statistics.cramers_v(chi2, reference.sum(axis=1), current.sum(axis=1))
-        for index, name in enumerate(names):
+        for index, name in enumerate(categorical):
             results[name]["effect_size"] = float(effect[index])
-            if results[name]["test"] == "chi2":
-                results[name].update(statistic=float(chi2[index]), p_value=float(p_value[index]),
-                                     df=int(degrees[index]))
-    for test, function in (("psi", statistics.psi), ("jensenshannon", statistics.jensen_shannon)):
-        names = [name for name in binned if results[name]["test"] == test]
-        if names:
-            reference = statistics.pad_counts([binned[name][0] for name in names])
-            current = statistics.pad_counts([binned[name][1] for name in names])
-            for name, value in zip(names, function(reference, current), strict=True):
-                results[name]["statistic"] = float(value)
+            prepared[name] = replace(prepared[name], contingency=(chi2[index], p_value[index], degrees[index]))
+
+    by_test: dict[str, list[str]] = {}
+    for name, result in results.items():
+        by_test.setdefault(result["test"], []).append(name)
+    for test_name, names in by_test.items():
+        outputs = registry.get(test_name).compute([prepared[name] for name in names])
+        for name, output in zip(names, outputs, strict=True):
+            results[name].update(output)
     return results
 
 
@@ -125,9 +114,9 @@ def _new_categories(counts: Mapping[str, int], known: Mapping[str, int], limit: 
     return [name for _, name in unseen[:limit]]
 
 
-def _decide(result: dict, threshold: float, adjusted: float | None) -> dict:
+def _decide(result: dict, threshold: float, adjusted: float | None, gives_p_value: bool) -> dict:
     result["threshold"] = threshold
-    if result["test"] in P_VALUE_TESTS:
+    if gives_p_value:
         result["p_value_adjusted"] = adjusted
         result["drifted"] = bool(adjusted <= threshold)
     else:
@@ -142,15 +131,26 @@ def _decide(result: dict, threshold: float, adjusted: float | None) -> dict:
 
 
 def detect_data_drift(profile: Mapping, current: pd.DataFrame, config: Config,
-                      progress: Callable[[str], None] | None = None) -> tuple[bool, dict]:
-    """(detected, parameters) of the batch's data drift.
+                      progress: Callable[[str], None] | None = None, *, registry: Registry | None = None,
+                      reference_sample: Callable[[], pd.DataFrame] | None = None) -> tuple[bool, dict]:
+    """(detected, parameters) of the batch's data drift, by the tests of ``registry``.
 
-    Each feature is tested with its configured test; the p-values (KS, chi-squared) are adjusted
-    together for multiple testing (``config.correction``) and a feature drifts when its adjusted
-    p-value is at most ``alpha``; a distance (PSI, Jensen–Shannon, Wasserstein) drifts when it is
-    above its threshold. The batch drifts when at least one feature drifted and the share of
-    drifted features reaches ``drift_share_threshold``.
+    ``registry`` defaults to ``registry_for(config)``: the built-in tests, and the plug-in detector
+    when ``config.detector`` names one. A plug-in gets ``reference_sample()`` (the row sample stored
+    by fit), the whole batch and the configuration, and its ``(detected, parameters)`` is the answer.
+
+    Otherwise each feature is tested with its configured column test; the p-values (KS,
+    chi-squared) are adjusted together for multiple testing (``config.correction``) and a feature
+    drifts when its adjusted p-value is at most ``alpha``; a distance (PSI, Jensen–Shannon,
+    Wasserstein) drifts when it is above its threshold. The batch drifts when at least one feature
+    drifted and the share of drifted features reaches ``drift_share_threshold``.
     """
+    registry = registry or registry_for(config)
+    if config.detector:
+        plugin = registry.get(config.detector)
+        if reference_sample is None:
+            raise ConfigError(f"detector {config.detector}: a plug-in needs the reference row sample")
+        return plugin(reference_sample(), current, config.to_dict())
     features = profile["features"]
     if current.empty:
         raise DataError("the current batch is empty: no rows to test")
@@ -158,13 +158,15 @@ def detect_data_drift(profile: Mapping, current: pd.DataFrame, config: Config,
     if missing:
         raise DataError(f"the current batch has no column(s) {', '.join(map(repr, missing))}")
     tests = {name: config.test_for(name, spec["type"]) for name, spec in features.items()}
-    results = compare_columns(features, {name: current[name] for name in features}, tests, progress=progress)
+    results = compare_columns(features, {name: current[name] for name in features}, tests, progress=progress,
+                              registry=registry)
 
-    p_value_names = [name for name, result in results.items() if result["test"] in P_VALUE_TESTS]
+    p_value_names = [name for name, result in results.items() if registry.get(result["test"]).gives_p_value]
     adjusted = statistics.adjust_p_values([results[name]["p_value"] for name in p_value_names], config.correction)
     adjusted_by_name = dict(zip(p_value_names, (float(value) for value in adjusted), strict=True))
     for name, result in results.items():
-        _decide(result, config.threshold_for(name, result["test"]), adjusted_by_name.get(name))
+        _decide(result, config.threshold_for(name, result["test"]), adjusted_by_name.get(name),
+                registry.get(result["test"]).gives_p_value)
 
     drifted = sum(result["drifted"] for result in results.values())
     share = drifted / len(results)
@@ -196,8 +198,9 @@ def _shift(profile: Mapping | None, values: pd.Series, config: Config) -> dict |
         result = compare_columns({"column": profile}, {"column": values}, {"column": test})["column"]
     except DataError:
         return None
-    threshold = config.alpha if test in P_VALUE_TESTS else float(config.thresholds[test])
-    return _decide(result, threshold, result["p_value"])
+    gives_p_value = BUILT_IN.get(test).gives_p_value
+    threshold = config.alpha if gives_p_value else float(config.thresholds[test])
+    return _decide(result, threshold, result["p_value"], gives_p_value)
 
 
 def detect_concept_drift(profile: Mapping, current: pd.DataFrame, config: Config) -> tuple[bool, dict] | None:

@@ -9,6 +9,9 @@ rows, drawn uniformly; features, label, prediction and timestamp columns), not t
 as a plain dict (YAML shape), including ``detector_options``. The function's result replaces the
 built-in data-drift tests: it is reported with ``monitor.data(detected, parameters)``. Concept drift
 is still computed by the built-in code when labels and predictions are present.
+
+Only the function the operator's configuration names is imported (``registry.registry_for``
+registers it as a batch test); nothing is discovered from installed packages.
 """
 
 from __future__ import annotations

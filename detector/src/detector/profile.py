@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from . import statistics
-from .config import CONCEPT_METRICS, TESTS, Config
+from .config import CONCEPT_METRICS, Config
 from .errors import ConfigError, DataError
+from .registry import BUILT_IN
 
 __all__ = ["OTHER", "PROFILE_FORMAT", "category_counts", "category_label", "category_names", "fit_profile", "numeric_values",
            "resolve_features", "resolve_task"]
@@ -130,7 +131,7 @@ def resolve_features(frame: pd.DataFrame, config: Config) -> dict[str, str]:
                                 "or leave it out")
             continue
         test = config.test_for(name, kind)
-        if kind not in TESTS[test]:
+        if not BUILT_IN.get(test).applies_to(kind):
             problems.append(f"features.{name}: is {kind} in the reference, and {test} does not apply to {kind} "
                             "features")
         kinds[name] = kind

@@ -25,11 +25,13 @@ from .config import (
     parse_moment,
     read_config_file,
 )
+from .config_keys import KEYS
 from .detection import detect_concept_drift, detect_data_drift, required_columns
 from .errors import ConfigError, DataError
-from .plugins import call_plugin, load_plugin
+from .plugins import load_plugin
 from .profile import fit_profile, resolve_features
 from .progress import Progress
+from .registry import registry_for
 from .redact import mask_secrets, mask_url, scrub, without_masked
 from .sources import describe, read_source
 
@@ -97,18 +99,17 @@ def _stored_configuration(config: Config) -> dict:
     pass, the environment (DETECTOR_CURRENT, AWS_* for s3fs, ...), never from this copy.
     """
     data = config.to_dict()
-    for key in ("artifacts", "reference", "current"):
-        if isinstance(data.get(key), str):
-            data[key] = mask_url(data[key])
-        elif isinstance(data.get(key), dict):
+    for declared in KEYS:  # the keys declared secret="url" or "options"
+        if declared.secret == "url" and isinstance(data.get(declared.name), str):
+            data[declared.name] = mask_url(data[declared.name])
+        elif declared.secret == "url" and isinstance(data.get(declared.name), dict):
             # Not the filter or the query: those are data, and a column may well be called "token".
-            source = data[key]
+            source = data[declared.name]
             for part in ("url", "options"):
                 if part in source:
                     source[part] = mask_secrets(source[part])
-    for key in ("storage_options", "detector_options"):
-        if key in data:
-            data[key] = mask_secrets(data[key])
+        elif declared.secret == "options" and declared.name in data:
+            data[declared.name] = mask_secrets(data[declared.name])
     return data
 
 
@@ -324,13 +325,13 @@ def _detect(config: Config, profile: dict, store: ArtifactStore, plugin, since, 
     if frame.empty:
         raise DataError(f"the current batch is empty: {describe(config.current)} has no rows{window}")
     log.info("current: %d rows x %d columns from %s%s", len(frame), frame.shape[1], describe(config.current), window)
-    if plugin is not None:
-        reference = store.load_sample(config.require_project())
-        with progress.task(f"running detector {config.detector}"):
-            data = call_plugin(plugin, reference, frame, config.to_dict())
-    else:
-        with progress.task("testing features", total=len(features)) as advance:
-            data = detect_data_drift(profile, frame, config, progress=advance)
+    # The plug-in, when configured, is dispatched by the same registry as the built-in tests.
+    registry = registry_for(config, plugin=plugin)
+    task = (progress.task(f"running detector {config.detector}") if plugin is not None
+            else progress.task("testing features", total=len(features)))
+    with task as advance:
+        data = detect_data_drift(profile, frame, config, progress=advance, registry=registry,
+                                 reference_sample=lambda: store.load_sample(config.require_project()))
     concept = detect_concept_drift(profile, frame, config)
     if optional and concept is None:
         log.info("no labelled rows with predictions in the batch: concept drift not tested")
