@@ -1,7 +1,7 @@
-"""Fixtures of the client tests: one gunicorn-served backend per module, real tokens, a spool per test.
+"""Fixtures of the client tests, besides the shared ones in tests/conftest.py: users of the module's live
+backend (`backend_url`, one gunicorn-served API per module), their clients, and a failing proxy.
 
-The backend is expensive to start, so the database (and with it `app_env`) is shared by the tests
-of a module; tests create their own users and uniquely named experiments.
+Each test has its own spool and a clean environment (tests/conftest.py's `clean_environment`).
 """
 
 from __future__ import annotations
@@ -11,53 +11,23 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import drift_monitor
-import pymongo
 import pytest
 import requests
+from client_support import NO_RETRY  # noqa: F401 — still importable from here, as it used to be
 from drift_monitor import Client
-from urllib3.util import Retry
 
 from factories import USERS_GROUP
-from sandbox.backend import sandbox_app_env, start_backend
-
-#: Fail over quickly in tests that expect an outage.
-NO_RETRY = Retry(total=0, raise_on_status=False)
 
 
 @pytest.fixture(scope="module")
-def database_name(mongo_uri):
-    name = f"test-client-{uuid.uuid4().hex[:12]}"
-    yield name
-    with pymongo.MongoClient(mongo_uri) as mongo:
-        mongo.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def app_env(mongo_uri, idp, database_name) -> dict[str, str]:
-    return sandbox_app_env(mongo_uri, database_name, idp.issuer, APP_DATABASE_TIMEOUT_MS="2000")
-
-
-@pytest.fixture(scope="module")
-def backend_url(app_env) -> str:
-    with start_backend(app_env, workers=1, threads=8) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    """No DRIFT_MONITOR_* setting of the developer's shell leaks in; each test has its own spool."""
-    import os
-
-    for variable in list(os.environ):
-        if variable.startswith("DRIFT_MONITOR_") or variable == "MYTOKEN_SERVER":
-            monkeypatch.delenv(variable)
-    monkeypatch.setenv("DRIFT_MONITOR_SPOOL_DIR", str(tmp_path / "spool"))
-    monkeypatch.setattr(drift_monitor._api, "_default_client", None)
+def database_name(backend_database_name):
+    """`db` shows what the module's backend stored."""
+    return backend_database_name
 
 
 @pytest.fixture
 def spool_dir(tmp_path):
+    """The spool `clean_environment` points DRIFT_MONITOR_SPOOL_DIR at."""
     return tmp_path / "spool"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import drift_monitor
 import pytest
-from conftest import NO_RETRY
+from client_support import NO_RETRY
 from drift_monitor import Client, DriftMonitor
 from drift_monitor._cli import main
 

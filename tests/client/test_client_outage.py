@@ -9,7 +9,7 @@ import uuid
 
 import drift_monitor
 import pytest
-from conftest import NO_RETRY
+from client_support import NO_RETRY
 from drift_monitor import Client, DriftMonitor, TransportError
 from drift_monitor._spool import Spool
 from urllib3.util import Retry

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from stack_files import REPO_ROOT, STACKS, Dockerfile, merged_stack, parse_dockerfile, services_of
 
-ROOT_CONTEXT_DOCKERFILES = ("backend/Dockerfile", "frontend/Dockerfile", "tests/Dockerfile")
+ROOT_CONTEXT_DOCKERFILES = ("backend/Dockerfile", "frontend/Dockerfile", "detector/Dockerfile", "tests/Dockerfile")
 #: Images that are deployed (their last stage is the default build): they must be production-grade.
 DEPLOYED = ("backend/Dockerfile", "frontend/Dockerfile", "deploy/backup/Dockerfile")
 COMPILERS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|make|cmake|rustc|cargo)\b")
@@ -154,7 +154,11 @@ def test_the_development_stage_starts_under_debugpy(name):
     assert stage is not None, f"{name} has no development stage"
     command = parsed.effective(stage, "CMD")
     assert '"debugpy"' in command and '"--listen"' in command
-    assert any("debugpy==" in run for run in stage.all("RUN")), f"{name}: debugpy is not installed at a pinned version"
+    installs = [run for run in stage.all("RUN") if re.search(r"pip3? install[^&;]*\bdebugpy\b", run)]
+    assert installs and all("--constraint" in run for run in installs), (
+        f"{name}: debugpy is not installed with the repository's constraints")
+    assert re.search(r"^debugpy==\S+$", (REPO_ROOT / "constraints.txt").read_text(), flags=re.M), (
+        "constraints.txt does not pin debugpy")
 
 
 def test_the_frontend_reads_st_login_settings_only_from_its_docker_secret():
@@ -240,7 +244,7 @@ def requirement_references(path: Path) -> list[tuple[str, bool]]:
 
 @pytest.mark.parametrize("name", ROOT_CONTEXT_DOCKERFILES)
 def test_pip_finds_every_file_its_requirements_refer_to(name):
-    """`pip install -r` in a stage needs each file those requirements name, copied there beforehand."""
+    """`pip install -r/-c` in a stage needs each file those requirements name, copied there beforehand."""
     parsed = dockerfile(name)
     for stage in parsed.stages:
         parent = parsed.parent(stage)
@@ -261,8 +265,10 @@ def test_pip_finds_every_file_its_requirements_refer_to(name):
                         target = destination.rstrip("/")
                     copied[posixpath.normpath(target)] = source.rstrip("/")
             elif keyword == "RUN":
-                for requirements in re.findall(r"pip3? install[^&;]*?-r\s+(\S+)", arguments):
-                    _check_requirements(name, stage, copied, posixpath.normpath(posixpath.join(workdir, requirements)))
+                for pip in re.findall(r"pip3? install[^&;]*", arguments):
+                    for requirements in re.findall(r"(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)", pip):
+                        _check_requirements(name, stage, copied,
+                                            posixpath.normpath(posixpath.join(workdir, requirements)))
 
 
 def _check_requirements(name, stage, copied: dict[str, str], container_path: str) -> None:

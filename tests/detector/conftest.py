@@ -1,23 +1,20 @@
-"""Fixtures of the detector tests: synthetic data with known answers, and a real backend to report to.
+"""Fixtures of the detector tests: synthetic data with known answers, and a user of a real backend to report to.
 
-The backend (gunicorn, the sandbox identity provider's tokens, the embedded database) is started
-once per test process, with a database of its own; tests create their own users and experiments.
+The backend is tests/conftest.py's `detector_backend` (gunicorn, the sandbox identity provider's tokens,
+the embedded database), started once per test process; tests create their own users and experiments.
+`clean_environment` there keeps DRIFT_MONITOR_* and DETECTOR_* of the developer's shell out.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 
-import drift_monitor
 import numpy as np
 import pandas as pd
-import pymongo
 import pytest
 from drift_monitor import Client
 
 from factories import USERS_GROUP
-from sandbox.backend import sandbox_app_env, start_backend
 
 
 def synthetic_frame(n: int, seed: int, *, numeric: int = 3, categorical: int = 2, shift: dict | None = None,
@@ -51,29 +48,6 @@ def synthetic_frame(n: int, seed: int, *, numeric: int = 3, categorical: int = 2
 @pytest.fixture
 def make_frame():
     return synthetic_frame
-
-
-@pytest.fixture(autouse=True)
-def clean_client_environment(monkeypatch, tmp_path):
-    """No DRIFT_MONITOR_* or DETECTOR_* setting of the developer's shell leaks in; each test has its own spool."""
-    for variable in list(os.environ):
-        if variable.startswith(("DRIFT_MONITOR_", "DETECTOR_")) or variable == "MYTOKEN_SERVER":
-            monkeypatch.delenv(variable)
-    monkeypatch.setenv("DRIFT_MONITOR_SPOOL_DIR", str(tmp_path / "spool"))
-    monkeypatch.setattr(drift_monitor._api, "_default_client", None)
-
-
-@pytest.fixture(scope="session")
-def detector_backend(mongo_uri, idp):
-    """The API under gunicorn (1 worker), on a database of its own; yields its base URL."""
-    name = f"test-detector-{uuid.uuid4().hex[:12]}"
-    environment = sandbox_app_env(mongo_uri, name, idp.issuer, APP_DATABASE_TIMEOUT_MS="2000")
-    try:
-        with start_backend(environment, workers=1, threads=8) as url:
-            yield url
-    finally:
-        with pymongo.MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(name)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures of the dashboard tests: a gunicorn backend per module, real tokens, AppTests of the dashboard."""
+"""Fixtures of the dashboard tests: users of the module's live backend (tests/conftest.py), AppTests of the dashboard."""
 
 # Pages run in-process under Streamlit's AppTest; the API is the real one (sandbox/backend.py) and tokens
 # come from the sandbox identity provider. A test logs in the way the sidebar does: by putting a pasted
@@ -6,20 +6,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import drift_monitor
-import pymongo
 import pytest
 from drift_monitor import Client
 from streamlit.testing.v1 import AppTest
 
 from factories import USERS_GROUP
-from sandbox.backend import sandbox_app_env, start_backend
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 # The app imports `dashboard` from next to streamlit_app.py, as `streamlit run` arranges it.
@@ -30,28 +26,10 @@ APP = FRONTEND / "streamlit_app.py"
 RUN_TIMEOUT = 30
 
 
-@pytest.fixture(scope="module")
-def database_name(mongo_uri):
-    name = f"test-dashboard-{uuid.uuid4().hex[:12]}"
-    yield name
-    with pymongo.MongoClient(mongo_uri) as mongo:
-        mongo.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def backend_url(mongo_uri, idp, database_name) -> str:
-    app_env = sandbox_app_env(mongo_uri, database_name, idp.issuer, APP_DATABASE_TIMEOUT_MS="2000")
-    with start_backend(app_env, workers=1, threads=8) as url:
-        yield url
-
-
 @pytest.fixture(autouse=True)
-def dashboard_environment(monkeypatch, request):
-    """The dashboard's environment, as a deployment sets it; nothing of the developer's shell leaks in."""
-    for variable in list(os.environ):
-        if variable.startswith("DRIFT_MONITOR_") or variable == "MYTOKEN_SERVER":
-            monkeypatch.delenv(variable)
-    monkeypatch.setattr(drift_monitor._api, "_default_client", None)
+def dashboard_environment(clean_environment, monkeypatch, request):
+    """The dashboard's environment, as a deployment sets it, on top of the clean one (tests/conftest.py):
+    the module's live backend (`backend_url`) and the sandbox provider as the MyToken server."""
     if "backend_url" in request.fixturenames:
         monkeypatch.setenv("DRIFT_MONITOR_URL", request.getfixturevalue("backend_url"))
         monkeypatch.setenv("DRIFT_MONITOR_MYTOKEN_SERVER", request.getfixturevalue("idp").issuer)
