@@ -1,4 +1,4 @@
-"""Domain errors: raised by the data and auth layers, translated to HTTP in one place.
+"""Domain errors carrying an HTTP status: raised below the routes, translated to HTTP once (extensions/smorest.py).
 
     DomainError
      ├── Unauthorized   401  no usable bearer token
@@ -6,7 +6,8 @@
      ├── NotFound       404  no such resource (or not visible to the caller)
      ├── Conflict       409  duplicate name, replayed id with another body, …
      ├── InvalidInput   422  well-formed request that breaks a rule
-     └── Unavailable    503  database or identity provider unreachable
+     ├── Unavailable    503  database or identity provider unreachable
+     └── quotas.QuotaExceeded  429  too much work for one user (with Retry-After)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from datetime import timedelta
 import flask
 
 from .errors import DomainError
-from .permissions import Caller
+from .identity import Caller
 from .repositories.experiments import Experiments
 from .repositories.quotas import QuotaWindows
 

@@ -1,4 +1,7 @@
-"""OIDC bearer-token validation: discovery → JWKS → signature, issuer, expiry; then userinfo.
+"""Who calls a request: its OIDC bearer token validated into an identity, and the caller built from it.
+
+A token is checked by discovery → JWKS → signature, issuer, expiry, then userinfo; the caller adds
+the registered user id (repositories.users) and whether the identity is an administrator.
 
 Everything fetched from an identity provider is cached, so a request that carries a token
 already seen costs no network call, and nothing is cached past a token's expiry. A JWT must name
@@ -15,7 +18,6 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
 import cachetools
 import flask
@@ -23,6 +25,8 @@ import jwt
 import requests
 
 from ..errors import Unauthorized, Unavailable
+from ..identity import Caller, Identity
+from ..repositories.users import Users
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,16 +49,6 @@ def _unavailable(issuer: str, what: str, error: BaseException | None = None) -> 
     """The generic 503, with the details (URLs, hosts, proxies in the exception) in the log only."""
     log.warning("identity provider %s: %s%s", issuer, what, f": {error}" if error else "", exc_info=error)
     return Unavailable(IDP_UNAVAILABLE)
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who a valid token belongs to."""
-
-    issuer: str
-    subject: str
-    email: str | None
-    entitlements: frozenset[str]
 
 
 class _Provider:
@@ -279,3 +273,22 @@ def bearer_token() -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <access token>'", error_code="invalid_request")
     return token.strip()
+
+
+def resolve_caller() -> Caller:
+    """The request's caller, from its bearer token; cached on `flask.g` for the request."""
+    if "caller" in flask.g:
+        return flask.g.caller
+    token = bearer_token()
+    caller = Caller()
+    if token is not None:
+        app = flask.current_app
+        identity = app.extensions["token_validator"].identify(token)
+        settings = app.extensions["settings"]
+        caller = Caller(
+            identity=identity,
+            user_id=Users.from_app().find_id(identity),
+            is_admin=bool(identity.entitlements & settings.admin_entitlements),
+        )
+    flask.g.caller = caller
+    return caller

@@ -16,7 +16,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from ..errors import DomainError, Unavailable
-from ..permissions import resolve_caller
+from .auth import resolve_caller
 
 log = logging.getLogger(__name__)
 

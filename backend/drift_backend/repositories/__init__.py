@@ -1,4 +1,10 @@
-"""The data layer: the only code that builds MongoDB queries."""
+"""The data layer: the only code that builds MongoDB queries; one repository per collection.
+
+A repository writes only its own collection and asks the other repositories for the rest. Its methods
+take plain values (a compiled filter, a `Page`, an `identity.Caller`), not the request; of Flask only
+`from_app` and the query time limit read the app. It imports no extensions, permissions or resources
+(tests/backend/test_architecture.py checks it).
+"""
 
 from __future__ import annotations
 

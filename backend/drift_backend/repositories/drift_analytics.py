@@ -11,7 +11,7 @@ it read (buckets, intervals, ranking) is `overview_math.py`, the run's layout `r
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bson.decimal128 import Decimal128
@@ -26,22 +26,19 @@ from ..overview_math import (
     span,
     summarise,
 )
-from ..run_document import COUNTERS, DRIFT_TYPES, FEATURE_FLAGS, FEATURES_KEY, feature_objects, is_feature_statistic
+from ..run_document import COUNTERS, FEATURE_FLAGS, FEATURES_KEY, feature_objects, is_feature_statistic
 from . import current_db, max_time_ms, max_time_option, utc_now
+from .run_filter import RunFilter
 from .summaries import (
     DriftSummaries,
     decode_path,
-    digest_key,
     digest_location,
     drift_rate,
     group_runs,
-    utc_day,
 )
 
 # COUNTERS and INTERVALS are imported from here by the overview schemas.
-__all__ = ["COUNTERS", "INTERVALS", "DriftAnalytics", "RunFilter"]
-# RunFilter's name for the result field of each drift type.
-RESULT_FIELDS = DRIFT_TYPES
+__all__ = ["COUNTERS", "INTERVALS", "DriftAnalytics"]
 STUCK_RUNS_SHOWN = 20
 # Stuck runs are counted up to this many; a healthy experiment has a handful.
 STUCK_RUNS_COUNTED = 10_000
@@ -52,85 +49,6 @@ FACET_MAX_PATHS = 1_000
 # `sample` runs of up to 1 MiB each would otherwise be a gigabyte through the server and this process.
 FACET_MAX_BYTES = 4 * 1024 * 1024
 _FACET_PROJECTION = {"tags": 1, "parameters": 1, "concept_drift.parameters": 1, "data_drift.parameters": 1}
-
-
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs an overview covers. Every condition is optional; lists match any of their values,
-    except `tags`, which a run must all carry."""
-
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-    models: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    job_statuses: tuple[str, ...] = ()
-    drift_type: str | None = None  # "concept" | "data"
-    detected: bool | None = None
-
-    def whole_days(self) -> RunFilter:
-        """The same filter with its time window widened to whole UTC days, as the counters are kept."""
-        until = self.until
-        if until is not None and until != utc_day(until):
-            until = utc_day(until) + timedelta(days=1)
-        return replace(self, since=utc_day(self.since) if self.since else None, until=until)
-
-    def runs_query(self, experiment_id: str) -> dict:
-        query: dict = {"experiment_id": experiment_id}
-        window = {}
-        if self.since is not None:
-            window["$gte"] = self.since
-        if self.until is not None:
-            window["$lt"] = self.until
-        if window:
-            query["created_at"] = window
-        if self.models:
-            query["model"] = {"$in": list(self.models)}
-        if self.job_statuses:
-            query["job_status"] = {"$in": list(self.job_statuses)}
-        if self.tags:
-            query["tags"] = {"$all": list(self.tags)}
-        if self.drift_type is not None:
-            outcome = f"{RESULT_FIELDS[self.drift_type]}.drift"
-            query[outcome] = self.detected if self.detected is not None else {"$in": [True, False]}
-        elif self.detected is not None:
-            query["drift_detected"] = self.detected
-        return query
-
-    def match_stages(self, experiment_id: str, extra: dict | None = None) -> list[dict]:
-        """`$match` stages selecting these runs (and `extra` conditions): first what an index serves, then the rest.
-
-        The embedded development server scans the whole collection as soon as a query holds a condition its
-        index does not cover; a first stage of index-served conditions alone keeps it to the experiment's
-        runs in the window. MongoDB merges consecutive `$match` stages and plans them as one.
-        """
-        query = {**self.runs_query(experiment_id), **(extra or {})}
-        served = ("experiment_id", "created_at") if "created_at" in query else ("experiment_id", "model")
-        first = {field: condition for field, condition in query.items() if field in served}
-        rest = {field: condition for field, condition in query.items() if field not in served}
-        return [{"$match": first}, *([{"$match": rest}] if rest else [])]
-
-    def digest_keys(self) -> list[str] | None:
-        """The `stats` entries (by drift_detected) holding these runs' digests; None when the digests are
-        not split by what this filter selects on (tags, job status, a result's outcome)."""
-        if self.tags or self.job_statuses or self.drift_type is not None:
-            return None
-        return [digest_key(self.detected)] if self.detected is not None else [digest_key(value)
-                                                                             for value in (True, False, None)]
-
-    def matches_counter(self, row: dict) -> bool:
-        """Whether a counter (or a summary-shaped row) counts runs this filter selects; ignores tags."""
-        if self.since is not None and row["day"] < utc_day(self.since):
-            return False
-        if self.until is not None and row["day"] >= self.until:
-            return False
-        if self.models and row["model"] not in self.models:
-            return False
-        if self.job_statuses and row["job_status"] not in self.job_statuses:
-            return False
-        if self.drift_type is not None:
-            outcome = row[self.drift_type]
-            return outcome is not None if self.detected is None else outcome is self.detected
-        return self.detected is None or row["drift_detected"] is self.detected
 
 
 def _number(value) -> float:

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from ..errors import Conflict, NotFound
 from ..run_document import RESULT_FIELDS, with_derived_fields
 from . import Page, current_db, find_page, utc_now
+from .run_filter import RunFilter
 from .summaries import DriftSummaries
 
 # Bumped when the stored shape of a run changes. 2.0: structured concept/data drift results.
@@ -89,10 +90,12 @@ class DriftRuns:
             raise NotFound("drift run", run_id)
         return run
 
-    def search(self, experiment_id: str, page: Page) -> tuple[list[dict], int]:
-        # The experiment condition sits at the top level so the (experiment_id, …) indexes apply.
-        scoped = Page({**page.filter, "experiment_id": experiment_id}, page.sort, page.page, page.page_size)
-        return find_page(self._drifts, scoped)
+    def search(self, experiment_id: str, page: Page, run_filter: RunFilter | None = None) -> tuple[list[dict], int]:
+        """One page of the experiment's runs that `run_filter` selects and that match `page.filter`, and the total."""
+        # The run filter's conditions (the experiment's first) stay at the top level so the
+        # (experiment_id, …) indexes apply; `page.filter` is ANDed to them.
+        query = (run_filter or RunFilter()).runs_query(experiment_id, page.filter)
+        return find_page(self._drifts, Page(query, page.sort, page.page, page.page_size))
 
     def replace(self, experiment_id: str, run_id: str, fields: dict) -> dict:
         """Replace what the run says (PUT): results not sent are removed."""
@@ -128,6 +131,13 @@ class DriftRuns:
                 self._summaries.removed(current)
                 return
         raise Conflict(f"drift run {run_id!r} kept changing; try again")
+
+    def delete_experiment_runs(self, experiment_id: str) -> int:
+        """Delete every run of an experiment being deleted; returns how many went.
+
+        The counters are not touched run by run: the experiment's deletion removes its summaries after this.
+        """
+        return self._drifts.delete_many({"experiment_id": experiment_id}).deleted_count
 
     def _change(self, experiment_id: str, run_id: str, change) -> dict:
         """Read the run, apply `change(current) -> (new run, update)` if no other writer came in between.

@@ -1,4 +1,4 @@
-"""Experiments: named groups of drift runs, with an owner, a public flag and a permission list."""
+"""Experiments: named groups of drift runs with an owner, a public flag and a permission list, and who sees them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ..errors import Conflict, NotFound
+from ..identity import Caller, Level
+from ..query_language import referenced_fields
 from . import Page, current_db, find_page, max_time_option, utc_now
+from .drifts import DriftRuns
 from .summaries import DriftSummaries
+from .users import Users
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,8 @@ def backfill_owners(db: Database) -> int:
     done = 0
     for experiment in db.experiments.find({"owner": {"$exists": False}}, {"name": 1, "permissions": 1}):
         managers = [permission["entity"] for permission in experiment.get("permissions", [])
-                    if permission.get("level") == "Manage"]
-        users = {user["_id"] for user in db.users.find({"_id": {"$in": managers}}, {"_id": 1})}
+                    if permission.get("level") == Level.MANAGE.label]
+        users = Users(db).registered_ids(managers)
         owner = next((entity for entity in managers if entity in users), None)
         unclaimed = {"_id": experiment["_id"], "owner": {"$exists": False}}
         try:
@@ -99,13 +103,49 @@ class Experiments:
         # Never {"owner": None}: that would select every experiment whose owner is unknown.
         return {"owner": user_id} if user_id is not None else {"_id": {"$in": []}}
 
+    @staticmethod
+    def readable_by(caller: Caller) -> dict:
+        """A filter selecting the experiments the caller may read (the rule of permissions.level_on)."""
+        if caller.is_admin:
+            return {}
+        if not caller.entities:
+            return {"public": True}
+        return {"$or": [{"public": True}, {"permissions.entity": {"$in": sorted(caller.entities)}}]}
+
+    @staticmethod
+    def managed_by(caller: Caller) -> dict:
+        """A filter selecting the experiments the caller manages."""
+        if caller.is_admin:
+            return {}
+        return {"permissions": {"$elemMatch": {"entity": {"$in": sorted(caller.entities)},
+                                               "level": Level.MANAGE.label}}}
+
+    @classmethod
+    def visible_to(cls, caller: Caller, search_filter: dict | None = None) -> dict:
+        """A filter selecting the experiments matching `search_filter` (compiled) that the caller may see.
+
+        Those the caller may read and that are not being deleted. Permission lists and owners are for
+        managers only, so a condition on `permissions.*` matches only among experiments the caller
+        manages, one on `owner` only among those the caller manages or owns: a filter cannot reveal
+        either to anyone else.
+        """
+        search_filter = search_filter or {}
+        conditions = [search_filter, cls.readable_by(caller)]
+        fields = referenced_fields(search_filter)
+        if any(field.startswith("permissions") for field in fields):
+            conditions.append(cls.managed_by(caller))
+        if "owner" in fields:
+            conditions.append({"$or": [cls.managed_by(caller), cls.owned_by(caller.user_id)]})
+        return {"$and": [*conditions, VISIBLE]}
+
+    def search_visible(self, caller: Caller, page: Page) -> tuple[list[dict], int]:
+        """One page of the experiments matching `page.filter` that the caller may see, and their total."""
+        return find_page(self._experiments, Page(self.visible_to(caller, page.filter), page.sort, page.page,
+                                                 page.page_size))
+
     def count_owned(self, user_id: str) -> int:
         """Experiments the user owns, for the per-user quota (served by the (owner, name) index)."""
         return self._experiments.count_documents({**self.owned_by(user_id), **VISIBLE}, **max_time_option())
-
-    def search(self, page: Page) -> tuple[list[dict], int]:
-        visible_page = Page({"$and": [page.filter, VISIBLE]}, page.sort, page.page, page.page_size)
-        return find_page(self._experiments, visible_page)
 
     def update(self, experiment_id: str, fields: dict) -> dict:
         """Set the given fields (a full or partial representation)."""
@@ -137,8 +177,9 @@ class Experiments:
             self._finish_deletion(experiment["_id"])
 
     def _finish_deletion(self, experiment_id: str) -> None:
-        self._db.drifts.delete_many({"experiment_id": experiment_id})
+        summaries = DriftSummaries(self._db)
+        DriftRuns(self._db, summaries).delete_experiment_runs(experiment_id)
         # After the runs, so that the counters of runs written while they were being deleted go too
         # (a write later still leaves a stray counter, which `rebuild-summaries` removes).
-        DriftSummaries(self._db).remove_experiment(experiment_id)
+        summaries.remove_experiment(experiment_id)
         self._experiments.delete_one({"_id": experiment_id})

@@ -12,7 +12,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict, NotFound
-from ..extensions.auth import Identity
+from ..identity import Identity
 from . import Page, current_db, find_page, utc_now
 
 
@@ -81,6 +81,10 @@ class Users:
         if user is None:
             raise NotFound("user", user_id)
         return user
+
+    def registered_ids(self, candidates: list[str]) -> set[str]:
+        """Which of the candidate entities are user ids of registered users (the others are groups)."""
+        return {user["_id"] for user in self._users.find({"_id": {"$in": list(candidates)}}, {"_id": 1})}
 
     def refresh(self, user_id: str, identity: Identity) -> dict:
         user = self._users.find_one_and_update(

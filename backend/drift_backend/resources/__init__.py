@@ -1,1 +1,1 @@
-"""API resources, one folder each (routes + schemas); MODULES order is the docs' tag order."""
+"""API resources, one folder each (routes + schemas); `create_app` registers them in the docs' tag order."""

@@ -1,20 +1,19 @@
-"""Query arguments and responses of the drift overviews."""
+"""Query arguments and responses of the drift overviews (their run filter: `drifts.schemas.RunFilterArgsSchema`)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import marshmallow as ma
 from marshmallow import validate
 
-from ...repositories.drift_analytics import COUNTERS, INTERVALS, RunFilter
-from ...run_document import DIGEST_ROOTS, DRIFT_TYPES, JOB_STATUSES
+from ...repositories.drift_analytics import COUNTERS, INTERVALS
+from ...run_document import DIGEST_ROOTS, DRIFT_TYPES
 from ..common import UtcDateTime
-from ..drifts.schemas import MAX_TAGS
+# The run filter is the run search's too: one definition, beside the runs' schemas.
+from ..drifts.schemas import RunFilterArgsSchema
 
 MAX_PATH_LENGTH = 512
-MAX_LIST_ARGUMENTS = 100
 _STATISTIC = re.compile(r"^[^.$\x00]{1,100}$")
 
 
@@ -31,14 +30,6 @@ def check_parameter_path(path: str) -> None:
         )
 
 
-def _utc_millis(moment: datetime) -> datetime:
-    try:
-        moment = moment.astimezone(timezone.utc)
-    except OverflowError:  # 0001-01-01T00:00:00+01:00: valid ISO 8601, no UTC equivalent
-        raise ma.ValidationError("the date is out of range once converted to UTC") from None
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 def _interval(default: str = "auto"):
     return ma.fields.String(
         load_default=default,
@@ -48,59 +39,7 @@ def _interval(default: str = "auto"):
     )
 
 
-_FILTER_FIELDS = ("since", "until", "model", "tag", "job_status", "drift_type", "detected")
-
-
-class DriftFilterArgsSchema(ma.Schema):
-    """Which runs an overview covers; every argument is optional, repeatable ones are ORed (tags: ANDed)."""
-
-    since = ma.fields.AwareDateTime(
-        default_timezone=timezone.utc,
-        metadata={"description": "runs created at or after this time (ISO 8601; without an offset, UTC)"},
-    )
-    until = ma.fields.AwareDateTime(
-        default_timezone=timezone.utc,
-        metadata={"description": "runs created before this time (ISO 8601; without an offset, UTC)"},
-    )
-    model = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=256)),
-                           validate=validate.Length(max=MAX_LIST_ARGUMENTS),
-                           metadata={"description": "repeatable: runs of any of these models"})
-    tag = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=20)),
-                         validate=validate.Length(max=MAX_TAGS),
-                         metadata={"description": "repeatable: runs carrying all these tags"})
-    job_status = ma.fields.List(ma.fields.String(validate=validate.OneOf(JOB_STATUSES)),
-                                metadata={"description": "repeatable: runs in any of these job statuses"})
-    drift_type = ma.fields.String(
-        validate=validate.OneOf(list(DRIFT_TYPES)),
-        metadata={"description": "runs that have this result (concept_drift or data_drift); "
-                                 "with `detected`, runs whose result says so"},
-    )
-    detected = ma.fields.Boolean(
-        metadata={"description": "alone: runs whose drift_detected is this; with drift_type: that result's drift"},
-    )
-
-    @ma.validates_schema
-    def window_is_ordered(self, data, **kwargs):
-        if "since" in data and "until" in data and data["until"] <= data["since"]:
-            raise ma.ValidationError("until must be later than since", field_name="until")
-
-    @ma.post_load
-    def run_filter(self, data, **kwargs):
-        """Replace the filter arguments by the `RunFilter` they describe."""
-        filter_args = {name: data.pop(name) for name in _FILTER_FIELDS if name in data}
-        data["run_filter"] = RunFilter(
-            since=_utc_millis(filter_args["since"]) if "since" in filter_args else None,
-            until=_utc_millis(filter_args["until"]) if "until" in filter_args else None,
-            models=tuple(filter_args.get("model", ())),
-            tags=tuple(filter_args.get("tag", ())),
-            job_statuses=tuple(filter_args.get("job_status", ())),
-            drift_type=filter_args.get("drift_type"),
-            detected=filter_args.get("detected"),
-        )
-        return data
-
-
-class SummaryArgsSchema(DriftFilterArgsSchema):
+class SummaryArgsSchema(RunFilterArgsSchema):
     interval = _interval()
     stuck_after_minutes = ma.fields.Integer(
         load_default=360,
@@ -109,7 +48,7 @@ class SummaryArgsSchema(DriftFilterArgsSchema):
     )
 
 
-class SeriesArgsSchema(DriftFilterArgsSchema):
+class SeriesArgsSchema(RunFilterArgsSchema):
     parameter = ma.fields.String(
         required=True,
         validate=[validate.Length(max=MAX_PATH_LENGTH), check_parameter_path],
@@ -129,7 +68,7 @@ class SeriesArgsSchema(DriftFilterArgsSchema):
     )
 
 
-class HeatmapArgsSchema(DriftFilterArgsSchema):
+class HeatmapArgsSchema(RunFilterArgsSchema):
     result = ma.fields.String(load_default=DRIFT_TYPES["data"],
                               validate=validate.OneOf([DRIFT_TYPES["data"], DRIFT_TYPES["concept"]]),
                               metadata={"description": "whose per-feature parameters to read"})

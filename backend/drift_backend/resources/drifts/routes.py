@@ -14,7 +14,7 @@ from .schemas import (
     DriftPatchSchema,
     DriftReplaceSchema,
     DriftSchema,
-    DriftSortArgsSchema,
+    DriftSearchArgsSchema,
 )
 
 blp = Blueprint(
@@ -50,16 +50,23 @@ class DriftViews(MethodView):
 @blp.route("/search")
 class DriftSearchViews(MethodView):
     @blp.access(Access.ANYONE)
-    @blp.arguments(DriftSortArgsSchema, location="query")
+    @blp.arguments(DriftSearchArgsSchema, location="query")
     @blp.arguments(DriftFilterSchema)
     @blp.response(200, DriftSchema(many=True))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.paginate()
-    def post(self, sort_args, drift_filter, experiment_id, pagination_parameters):
-        """Search the drift runs of an experiment (Read)"""
+    def post(self, query_args, drift_filter, experiment_id, pagination_parameters):
+        """Search the drift runs of an experiment (Read)
+
+        The runs must match both the body's filter and the run filter of the query arguments
+        (`since`, `until`, `model`, `tag`, `job_status`, `drift_type`, `detected`), which select
+        exactly the runs the overviews (`…/drift/summary`, `series`, `heatmap`) count with the same
+        arguments; e.g. `?model=a&model=b&since=2026-05-01&detected=true` with the body `{}`.
+        The total is in the `X-Pagination` header.
+        """
         _authorize(experiment_id, Level.READ)
-        page = search_page(drift_filter, sort_args, pagination_parameters)
-        runs, total = DriftRuns.from_app().search(experiment_id, page)
+        page = search_page(drift_filter, query_args, pagination_parameters)
+        runs, total = DriftRuns.from_app().search(experiment_id, page, query_args["run_filter"])
         pagination_parameters.item_count = total
         return runs
 

@@ -1,4 +1,4 @@
-"""Schemas of drift runs."""
+"""Schemas of drift runs, and the query arguments that select them (run filter, order)."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -6,7 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...query_language import DRIFT_FIELDS
-from ...run_document import JOB_STATUSES
+from ...repositories.run_filter import RunFilter
+from ...run_document import DRIFT_TYPES, JOB_STATUSES
 from ..common import JsonObject, ResourceSchema, search_filter_schema, sort_args_schema
 
 MAX_TAGS = 100
@@ -99,3 +100,74 @@ class DriftPatchSchema(ma.Schema):
 
 DriftFilterSchema = search_filter_schema("drift", DRIFT_FIELDS)
 DriftSortArgsSchema = sort_args_schema(DRIFT_FIELDS)
+
+# Repeated query arguments (model, job_status) take at most this many values.
+MAX_LIST_ARGUMENTS = 100
+_RUN_FILTER_FIELDS = ("since", "until", "model", "tag", "job_status", "drift_type", "detected")
+
+
+def _utc_millis(moment: datetime) -> datetime:
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00: valid ISO 8601, no UTC equivalent
+        raise ma.ValidationError("the date is out of range once converted to UTC") from None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class RunFilterArgsSchema(ma.Schema):
+    """Which runs an overview or a run search covers, as query arguments; loaded as `run_filter`, a `RunFilter`.
+
+    Every argument is optional; repeatable ones are ORed (tags: ANDed). The one definition of the run
+    filter: the overviews (summary, series, heatmap) and the run search derive their arguments from it.
+    """
+
+    since = ma.fields.AwareDateTime(
+        default_timezone=timezone.utc,
+        metadata={"description": "runs created at or after this time (ISO 8601; without an offset, UTC)"},
+    )
+    until = ma.fields.AwareDateTime(
+        default_timezone=timezone.utc,
+        metadata={"description": "runs created before this time (ISO 8601; without an offset, UTC)"},
+    )
+    model = ma.fields.List(ma.fields.String(**_model), validate=validate.Length(max=MAX_LIST_ARGUMENTS),
+                           metadata={"description": "repeatable: runs of any of these models"})
+    tag = ma.fields.List(_tag(), **_tags, metadata={"description": "repeatable: runs carrying all these tags"})
+    job_status = ma.fields.List(ma.fields.String(**_job_status),
+                                metadata={"description": "repeatable: runs in any of these job statuses"})
+    drift_type = ma.fields.String(
+        validate=validate.OneOf(list(DRIFT_TYPES)),
+        metadata={"description": "runs that have this result (concept: concept_drift, data: data_drift); "
+                                 "with `detected`, runs whose result says so"},
+    )
+    detected = ma.fields.Boolean(
+        metadata={"description": "alone: runs whose drift_detected is this; with drift_type: that result's drift"},
+    )
+
+    @ma.validates_schema
+    def window_is_ordered(self, data, **kwargs):
+        if "since" in data and "until" in data and data["until"] <= data["since"]:
+            raise ma.ValidationError("until must be later than since", field_name="until")
+
+    @ma.post_load
+    def run_filter(self, data, **kwargs):
+        """Replace the filter arguments by the `RunFilter` they describe."""
+        filter_args = {name: data.pop(name) for name in _RUN_FILTER_FIELDS if name in data}
+        data["run_filter"] = RunFilter(
+            since=_utc_millis(filter_args["since"]) if "since" in filter_args else None,
+            until=_utc_millis(filter_args["until"]) if "until" in filter_args else None,
+            models=tuple(filter_args.get("model", ())),
+            tags=tuple(filter_args.get("tag", ())),
+            job_statuses=tuple(filter_args.get("job_status", ())),
+            drift_type=filter_args.get("drift_type"),
+            detected=filter_args.get("detected"),
+        )
+        return data
+
+
+class DriftSearchArgsSchema(RunFilterArgsSchema, DriftSortArgsSchema):
+    """Query arguments of a run search: the run filter and the order (`page`, `page_size`: the pagination's)."""
+
+    class Meta:
+        # As before the run filter joined them: other query arguments (page, page_size, and any a
+        # client adds) are left to the pagination decorator or ignored, not refused.
+        unknown = ma.EXCLUDE

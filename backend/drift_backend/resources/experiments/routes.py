@@ -1,11 +1,10 @@
-"""/experiment: experiments and their permissions."""
+"""/experiment: create, search, read, change and delete experiments and their permissions."""
 
 from flask.views import MethodView
 
 from ...errors import InvalidInput
 from ...extensions.smorest import Access, Blueprint
-from ...permissions import Level, level_on, managed_filter, readable_filter, require_level, resolve_caller
-from ...query_language import referenced_fields
+from ...permissions import Level, level_on, require_level, resolve_caller
 from ...quotas import check_experiment_quota
 from ...repositories.experiments import Experiments
 from ...repositories.summaries import DriftSummaries
@@ -77,14 +76,8 @@ class ExperimentSearchViews(MethodView):
         With `with_stats=true` each experiment carries `stats` of its drift runs.
         """
         caller = resolve_caller()
-        visible = {"$and": [experiment_filter, readable_filter(caller)]}
-        # Permission lists and owners are for managers only; a filter on them must not reveal them to others.
-        fields = referenced_fields(experiment_filter)
-        if any(field.startswith("permissions") for field in fields):
-            visible["$and"].append(managed_filter(caller))
-        if "owner" in fields:
-            visible["$and"].append({"$or": [managed_filter(caller), Experiments.owned_by(caller.user_id)]})
-        experiments, total = Experiments.from_app().search(search_page(visible, search_args, pagination_parameters))
+        page = search_page(experiment_filter, search_args, pagination_parameters)
+        experiments, total = Experiments.from_app().search_visible(caller, page)
         pagination_parameters.item_count = total
         if search_args["with_stats"]:
             stats = DriftSummaries.from_app().experiment_stats(experiment["_id"] for experiment in experiments)

@@ -90,7 +90,7 @@ class ExperimentPatchSchema(ExperimentCreateSchema):
     permissions = ma.fields.List(ma.fields.Nested(PermissionSchema), **_permissions)
 
 
-# `owner` is searchable here only, where the route limits conditions on it to experiments the caller
+# `owner` is searchable here only, where `Experiments.visible_to` limits conditions on it to experiments the caller
 # owns or manages (the query language itself knows only the fields callers may send).
 EXPERIMENT_SEARCH_FIELDS = MappingProxyType({**EXPERIMENT_FIELDS, "owner": FieldKind.ID})
 # Who was granted access and who created an experiment are manager-only facts, so not readable through
