@@ -15,7 +15,7 @@ from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
 from typing import Any as _Any
 
-from ._api import DEFAULT_RETRY, Client, Resource, default_client
+from ._api import DEFAULT_RETRY, Client, Page, Resource, default_client
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -33,10 +33,10 @@ from ._exceptions import (
 )
 from ._monitor import DriftMonitor
 from ._monitor import sync as _sync
+from ._retry import IdempotentRetry
 from ._settings import Settings
 from ._spool import ReplayResult
-
-__version__ = "2.0.0.dev0"
+from ._version import VERSION as __version__
 
 __all__ = [
     "APIError",
@@ -49,8 +49,10 @@ __all__ = [
     "DriftMonitorError",
     "ExperimentNotFound",
     "ExperimentNotOwned",
+    "IdempotentRetry",
     "InsecureTransportWarning",
     "NotFound",
+    "Page",
     "PermissionDenied",
     "ReplayResult",
     "Resource",

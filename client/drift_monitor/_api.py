@@ -10,6 +10,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,20 +27,26 @@ from ._exceptions import (
     TransportError,
     error_class,
 )
+from ._retry import IdempotentRetry, is_safe_to_repeat
+from ._retry import safe_to_repeat as _safe_to_repeat
 from ._serialize import to_json
 from ._settings import Settings
+from ._version import VERSION
 
-__all__ = ["DEFAULT_RETRY", "Client", "Resource", "default_client"]
+__all__ = ["DEFAULT_RETRY", "Client", "Page", "Resource", "default_client"]
 
 log = logging.getLogger("drift_monitor")
 
-#: Retries on connection errors and on answers that mean "try again later", for every method:
-#: drift-run creates carry a client id, so repeating a POST cannot store a run twice.
+#: The retry policy of every Client that is given none (see ``IdempotentRetry``): connection errors
+#: and 429 (honouring Retry-After) for every request; 502/503/504 only for requests safe to repeat
+#: (GET, HEAD, PUT, DELETE, OPTIONS, the searches, and drift-run creates that carry the run's id,
+#: as DriftMonitor and the spool send them). A create_experiment answered 502 is not sent again:
+#: the server may have stored it, and a repeat would be reported as a Conflict.
 #: Kept short on purpose (sleeps of 0, 0.5 and 1 s, plus up to 0.25 s of jitter each): when the
 #: server stays down, DriftMonitor spools the run instead, so a job never waits longer than about
-#: one connect timeout (see benchmarks/client_block.py). A read timeout is not retried: a server
-#: that accepts but does not answer already cost one read timeout, and the spool keeps the run.
-DEFAULT_RETRY = Retry(
+#: one connect timeout (see benchmarks/client_block.py). Read errors are not retried (read=0): a
+#: server that accepts but does not answer already cost one read timeout, and the spool keeps the run.
+DEFAULT_RETRY = IdempotentRetry(
     total=3,
     connect=3,
     read=0,
@@ -49,7 +56,6 @@ DEFAULT_RETRY = Retry(
     backoff_jitter=0.25,
     backoff_max=2,
     status_forcelist=(429, 502, 503, 504),
-    allowed_methods=None,  # all methods, POST included
     respect_retry_after_header=True,
     raise_on_status=False,  # the last error answer is mapped to an APIError
 )
@@ -66,6 +72,21 @@ class Resource(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search: its ``items``, the ``total`` matching the search, which ``page`` (from 1) of
+    how many items (``page_size``). ``pages`` is how many pages the total fills."""
+
+    items: list[Resource]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
 
 
 def _id_of(thing: str | Mapping[str, Any]) -> str:
@@ -151,7 +172,7 @@ class Client:
         adapter = HTTPAdapter(max_retries=self.retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = "drift-monitor/2.0.0.dev0"
+        self._session.headers["User-Agent"] = f"drift-monitor/{VERSION}"
         self._auth: TokenSource | None = None
         self._auth_lock = threading.Lock()
         self._self_id: str | None = None
@@ -184,24 +205,31 @@ class Client:
             return self._auth
 
     def request(self, method: str, path: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None,
-                ) -> requests.Response:
+                safe_to_repeat: bool | None = None) -> requests.Response:
         """Send one API request (``path`` below /api/<version>) and return a successful response.
 
         Error answers raise the matching ``APIError``; unreachable servers ``TransportError``.
         A 401 with a renewable token (MyToken) is retried once with a fresh token.
+        ``safe_to_repeat`` says whether a retry may send the request again after a 5xx or a dropped
+        connection; by default ``is_safe_to_repeat(method, path, json_body)`` decides (see ``DEFAULT_RETRY``).
         """
         url = self.settings.api_url + path
+        if safe_to_repeat is None:
+            safe_to_repeat = is_safe_to_repeat(method, path, json_body)
         source = self._token_source()
         for attempt in (1, 2):
             headers = {}
-            token = source.token() if source is not None else None
+            # Exchanging a MyToken again only mints another access token: always safe to repeat.
+            with _safe_to_repeat(True):
+                token = source.token() if source is not None else None
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             try:
-                response = self._session.request(
-                    method, url, json=json_body, params=params, headers=headers,
-                    timeout=self.settings.timeouts, verify=self.settings.verify,
-                )
+                with _safe_to_repeat(safe_to_repeat):
+                    response = self._session.request(
+                        method, url, json=json_body, params=params, headers=headers,
+                        timeout=self.settings.timeouts, verify=self.settings.verify,
+                    )
             except requests.RequestException as error:
                 raise TransportError(f"{method} {url} failed: {error}") from error
             if response.status_code == 401 and attempt == 1 and source is not None and token \
@@ -209,11 +237,14 @@ class Client:
                 continue
             break
         if response.status_code >= 400:
-            raise self._error(response, method, url)
+            # Only our policy holds back unsafe requests; a Retry given by the caller may have repeated them.
+            held_back = not safe_to_repeat and isinstance(self.retry, IdempotentRetry)
+            raise self._error(response, method, url, retried=not held_back)
         return response
 
     @staticmethod
-    def _error(response: requests.Response, method: str, url: str) -> APIError:
+    def _error(response: requests.Response, method: str, url: str, *, retried: bool = True) -> APIError:
+        """The APIError of an error answer; ``retried=False``: a 5xx to a request not safe to send twice."""
         try:
             body = response.json()
         except ValueError:
@@ -223,8 +254,12 @@ class Client:
             errors, code = body.get("errors"), body.get("code")
         else:
             message, errors, code = (response.text.strip()[:300] or response.reason or ""), None, None
+        message = str(message)
+        if response.status_code >= 500 and not retried:
+            message += (f" (not retried: {method} is not safe to send twice, and the server may have done it "
+                        "before failing; check before sending it again)")
         cls = error_class(response.status_code)
-        return cls(response.status_code, str(message), errors=errors, code=code, method=method, url=url)
+        return cls(response.status_code, message, errors=errors, code=code, method=method, url=url)
 
     def _json(self, method: str, path: str, **kwargs) -> Any:
         response = self.request(method, path, **kwargs)
@@ -232,26 +267,41 @@ class Client:
             return None
         return _wrap(response.json())
 
+    def _page(self, path: str, filter: Mapping[str, Any] | None, *, page: int, page_size: int,
+              sort_by: str | None, order_by: str | None, params: Mapping[str, Any] | None = None,
+              ) -> tuple[Page, dict[str, Any]]:
+        """One page of a search, and the server's X-Pagination (empty when it sent none)."""
+        query: dict[str, Any] = {**(params or {}), "page": int(page), "page_size": int(page_size)}
+        if sort_by:
+            query["sort_by"] = sort_by
+        if order_by:
+            query["order_by"] = order_by
+        response = self.request("POST", path, json_body=to_json(dict(filter or {}), "filter"), params=query)
+        items = [_wrap(item) for item in response.json()]
+        try:
+            pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+        except ValueError:
+            pagination = {}
+        if not isinstance(pagination, dict):
+            pagination = {}
+        try:
+            total = int(pagination["total"])
+        except (KeyError, TypeError, ValueError):
+            # No (usable) header: at least the results before this page and on it.
+            total = (int(page) - 1) * int(page_size) + len(items)
+        return Page(items, total, int(page), int(page_size)), pagination
+
     def _search(self, path: str, filter: Mapping[str, Any] | None, sort_by: str | None,
                 order_by: str | None, extra_params: Mapping[str, Any] | None = None) -> Iterator[Resource]:
         page = 1
         while True:
-            params: dict[str, Any] = {**(extra_params or {}), "page": page, "page_size": PAGE_SIZE}
-            if sort_by:
-                params["sort_by"] = sort_by
-            if order_by:
-                params["order_by"] = order_by
-            response = self.request("POST", path, json_body=to_json(dict(filter or {}), "filter"), params=params)
-            items = response.json()
-            yield from (_wrap(item) for item in items)
-            try:
-                pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-            except ValueError:
-                pagination = {}
+            result, pagination = self._page(path, filter, page=page, page_size=PAGE_SIZE, sort_by=sort_by,
+                                            order_by=order_by, params=extra_params)
+            yield from result.items
             next_page = pagination.get("next_page")
             if next_page:
                 page = next_page
-            elif pagination or len(items) < PAGE_SIZE:
+            elif pagination or len(result.items) < PAGE_SIZE:
                 return
             else:
                 page += 1
@@ -298,6 +348,14 @@ class Client:
         """
         extra = {"with_stats": "true"} if with_stats else None
         return self._search("/experiment/search", filter, sort_by, order_by, extra)
+
+    def experiments_page(self, filter: Mapping[str, Any] | None = None, *, page: int = 1, page_size: int = PAGE_SIZE,
+                         sort_by: str | None = None, order_by: str | None = None,
+                         with_stats: bool = False) -> Page:
+        """One page (from 1; at most 100 items) of ``search_experiments``, with the total matching."""
+        extra = {"with_stats": "true"} if with_stats else None
+        return self._page("/experiment/search", filter, page=page, page_size=page_size, sort_by=sort_by,
+                          order_by=order_by, params=extra)[0]
 
     def get_experiment(self, experiment: str | Mapping[str, Any]) -> Resource:
         return self._json("GET", f"/experiment/{_id_of(experiment)}")
@@ -388,25 +446,31 @@ class Client:
         self.request("DELETE", f"/experiment/{_id_of(experiment)}/drift/{run_id}")
 
     def iter_drifts(self, experiment: str | Mapping[str, Any], filter: Mapping[str, Any] | None = None,
-                    since: dt.datetime | str | None = None, until: dt.datetime | str | None = None, *,
-                    sort_by: str = "created_at", order_by: str = "asc") -> Iterator[Resource]:
-        """The drift runs of an experiment matching ``filter`` and ``since <= created_at < until``, all pages."""
-        conditions = [dict(filter)] if filter else []
-        window = {}
-        if since is not None:
-            window["$gte"] = _iso(since)
-        if until is not None:
-            window["$lt"] = _iso(until)
-        if window:
-            conditions.append({"created_at": window})
-        query = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else {})
-        return self._search(f"/experiment/{_id_of(experiment)}/drift/search", query, sort_by, order_by)
+                    since: _Moment | None = None, until: _Moment | None = None, *,
+                    sort_by: str = "created_at", order_by: str = "asc", **run_filter: Any) -> Iterator[Resource]:
+        """The drift runs of an experiment matching ``filter`` (a MongoDB-style filter) and the run filter, all pages.
+
+        The run filter is that of the overviews (see "Overviews"): ``since <= created_at < until``,
+        ``models``, ``tags``, ``job_statuses``, ``drift_type``, ``detected``; both must match.
+        """
+        params = _filter_params(since=since, until=until, **run_filter)
+        return self._search(f"/experiment/{_id_of(experiment)}/drift/search", filter, sort_by, order_by, params)
+
+    def drifts_page(self, experiment: str | Mapping[str, Any], filter: Mapping[str, Any] | None = None, *,
+                    page: int = 1, page_size: int = PAGE_SIZE, sort_by: str = "created_at", order_by: str = "asc",
+                    **run_filter: Any) -> Page:
+        """One page (from 1; at most 100 runs) of what ``iter_drifts`` yields, with the total matching."""
+        return self._page(f"/experiment/{_id_of(experiment)}/drift/search", filter, page=page, page_size=page_size,
+                          sort_by=sort_by, order_by=order_by, params=_filter_params(**run_filter))[0]
 
     def get_drifts(self, experiment: str | Mapping[str, Any], filter: Mapping[str, Any] | None = None,
-                   since: dt.datetime | str | None = None, until: dt.datetime | str | None = None,
-                   as_dataframe: bool = False, **sort: str) -> Any:
-        """All matching drift runs, oldest first: a list, or a pandas DataFrame (needs the ``pandas`` extra)."""
-        runs = list(self.iter_drifts(experiment, filter, since, until, **sort))
+                   since: _Moment | None = None, until: _Moment | None = None,
+                   as_dataframe: bool = False, **options: Any) -> Any:
+        """All matching drift runs, oldest first: a list, or a pandas DataFrame (needs the ``pandas`` extra).
+
+        ``options``: ``sort_by``, ``order_by`` and the run filter's keywords, as in ``iter_drifts``.
+        """
+        runs = list(self.iter_drifts(experiment, filter, since, until, **options))
         if not as_dataframe:
             return runs
         try:
@@ -421,44 +485,41 @@ class Client:
 
 
     # Overviews ---------------------------------------------------------------------------
-    # Filter keywords shared by these methods: since, until (datetime, date or ISO string; without a
-    # zone, UTC), models, tags, job_statuses (a string or a list), drift_type ("concept" | "data"),
-    # detected (bool).
+    # The run filter, the same keywords on these methods and on iter_drifts, get_drifts and
+    # drifts_page (one definition: `_filter_params`): since, until (datetime, date or ISO string;
+    # without a zone, UTC), models, tags, job_statuses (a string or a list), drift_type
+    # ("concept" | "data"), detected (bool).
 
-    def drift_summary(self, experiment: str | Mapping[str, Any], *, since: _Moment | None = None,
-                      until: _Moment | None = None, models: _Strings | None = None, tags: _Strings | None = None,
-                      job_statuses: _Strings | None = None, drift_type: str | None = None,
-                      detected: bool | None = None, interval: str = "auto",
-                      stuck_after_minutes: int | None = None) -> Resource:
+    def drift_summary(self, experiment: str | Mapping[str, Any], *, interval: str = "auto",
+                      stuck_after_minutes: int | None = None, **run_filter: Any) -> Resource:
         """Run counts per time bucket and model, totals, drift rate and stuck runs of an experiment.
 
         ``interval``: day, week, month or auto (at most 120 buckets). The window is widened to whole
         UTC days; the answer's ``since``/``until`` say which.
         """
-        params = _filter_params(since=since, until=until, models=models, tags=tags, job_statuses=job_statuses,
-                                drift_type=drift_type, detected=detected)
+        params = _filter_params(**run_filter)
         params["interval"] = interval
         if stuck_after_minutes is not None:
             params["stuck_after_minutes"] = int(stuck_after_minutes)
         return self._overview(experiment, "summary", params)
 
     def parameter_series(self, experiment: str | Mapping[str, Any], parameter: str, *, versus: str | None = None,
-                         points: int = 1000, **filters: Any) -> Resource:
+                         points: int = 1000, **run_filter: Any) -> Resource:
         """A numeric parameter (a dotted path such as ``data_drift.parameters.age.p_value``) over time.
 
         More than ``points`` matching runs come back as time buckets with mean, min, max and count
         (``downsampled``). With ``versus``, (x, y) pairs of two parameters, sampled beyond ``points``.
         """
-        params = {**_filter_params(**filters), "parameter": parameter, "points": int(points)}
+        params = {**_filter_params(**run_filter), "parameter": parameter, "points": int(points)}
         if versus is not None:
             params["versus"] = versus
         return self._overview(experiment, "series", params)
 
     def feature_heatmap(self, experiment: str | Mapping[str, Any], *, result: str = "data_drift",
                         statistic: str = "p_value", interval: str = "auto", max_features: int = 40,
-                        **filters: Any) -> Resource:
+                        **run_filter: Any) -> Resource:
         """Mean, min, max and detections of a per-feature statistic, per feature and time bucket."""
-        params = {**_filter_params(**filters), "result": result, "statistic": statistic, "interval": interval,
+        params = {**_filter_params(**run_filter), "result": result, "statistic": statistic, "interval": interval,
                   "max_features": int(max_features)}
         return self._overview(experiment, "heatmap", params)
 
@@ -485,7 +546,10 @@ def _strings(value: _Strings | None) -> list[str]:
 def _filter_params(*, since: _Moment | None = None, until: _Moment | None = None, models: _Strings | None = None,
                    tags: _Strings | None = None, job_statuses: _Strings | None = None, drift_type: str | None = None,
                    detected: bool | None = None) -> dict[str, Any]:
-    """Query arguments of the overviews' run filter; lists become repeated arguments."""
+    """The query arguments of the run filter (overviews and run search); lists become repeated arguments.
+
+    The one definition of the run filter's keywords: an unknown keyword is a TypeError.
+    """
     params: dict[str, Any] = {}
     if since is not None:
         params["since"] = _iso(since)

@@ -15,7 +15,8 @@ Every error the client raises on purpose derives from ``DriftMonitorError``::
           │                               or a finished run's status changed (also a ValueError)
           ├── ValidationError        422: the server refused the body; .errors holds field messages
           │                               (also a ValueError)
-          └── ServerError            5xx that persisted after retries
+          └── ServerError            5xx that persisted after retries (or, to a request not safe
+                                          to send twice, at once: see DEFAULT_RETRY)
 
 ``ExperimentNotFound``, ``Conflict`` and ``ValidationError`` are also ``ValueError`` because
 drift-monitor 1.1 raised ``ValueError`` in those cases.
@@ -111,7 +112,8 @@ class ValidationError(APIError, ValueError):
 
 
 class ServerError(APIError):
-    """5xx: the server failed, and kept failing after retries."""
+    """5xx: the server failed, and kept failing after retries; a request not safe to send twice
+    (e.g. creating an experiment) is not retried, as the server may have done it before failing."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

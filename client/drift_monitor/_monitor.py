@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -61,7 +62,8 @@ class DriftMonitor:
     ...     monitor.data(detected, {"psi": psi})
 
     Entering creates the run as Running, leaving marks it Completed (or Failed when the block
-    raised; that exception always propagates unchanged). When the server cannot be reached, or
+    raised, or called ``fail(reason)``; an exception always propagates unchanged). A monitor
+    reports one run: create a new DriftMonitor for the next. When the server cannot be reached, or
     keeps failing, the run is written to the spool and sent by a later ``DriftMonitor`` or by
     ``drift_monitor.sync()``; a warning is logged and your code goes on. Errors that retrying
     cannot fix (401, 403, unknown experiment, 422) raise at once. ``strict=True`` (or
@@ -99,35 +101,50 @@ class DriftMonitor:
         self.tags = list(tags or [])
         self.run_id: str | None = None
         self._active = False
+        self._used = False  # set once a run was started: one monitor, one run
         self._spooled = False
         self._created_at: dt.datetime | None = None
-        self._drift_detected = False
+        self._overall: bool | None = None  # the 1.1 form's result, ``monitor(detected, ...)``
         self._parameters: dict[str, Any] = {}
         self._concept: dict[str, Any] | None = None
         self._data: dict[str, Any] | None = None
+        self._failure: str | None = None
 
     def __repr__(self) -> str:
         return f"DriftMonitor({self._experiment_name or self._experiment_id!r}, {self.model!r}, run_id={self.run_id!r})"
 
     @property
     def spool(self) -> Spool:
-        return Spool(self._client.settings.spool_dir)
+        """Deprecated: the spool is internal; use ``drift_monitor.sync()`` and the ``drift-monitor spool`` command."""
+        warnings.warn("DriftMonitor.spool is internal and will be removed; use drift_monitor.sync() or "
+                      "`drift-monitor spool status`", DeprecationWarning, stacklevel=2)
+        return self._local_spool()
 
     @property
     def spooled(self) -> bool:
         """Whether this run's records went to the spool instead of the server."""
         return self._spooled
 
+    @property
+    def drift_detected(self) -> bool:
+        """The run's ``drift_detected``, as the server stores it: whether the concept or the data result
+        detected drift, or, when neither was reported, the overall result (``monitor(detected, ...)``).
+        The last call of each kind counts, whatever order the calls came in."""
+        results = [result for result in (self._concept, self._data) if result is not None]
+        if results:
+            return any(result["drift"] for result in results)
+        return bool(self._overall)
+
     # Context ------------------------------------------------------------------------------
 
     def __enter__(self) -> DriftMonitor:
-        if self._active:
-            raise RuntimeError("this DriftMonitor is already in use; create one per run")
+        if self._used:
+            state = "is reporting" if self._active else "already reported"
+            raise RuntimeError(f"this DriftMonitor {state} run {self.run_id}; a monitor reports one run: "
+                               "create a new DriftMonitor for the next one")
         server_took_spool = self._replay_spool()
         self.run_id = str(uuid.uuid4())
         self._created_at = dt.datetime.now(dt.timezone.utc)
-        self._spooled = False
-        self._drift_detected, self._parameters, self._concept, self._data = False, {}, None, None
         body = {**drift_body(model=self.model, job_status="Running", tags=self.tags),
                 "created_at": self._created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         try:
@@ -149,7 +166,7 @@ class DriftMonitor:
         except APIError as error:
             _explain(error)
             raise
-        self._active = True
+        self._active = self._used = True
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -157,8 +174,10 @@ class DriftMonitor:
         if not self._active:
             return None
         self._active = False
-        body = drift_body(model=self.model, job_status="Failed" if exc_type else "Completed", tags=self._final_tags(),
-                          drift_detected=self._drift_detected, parameters=self._parameters,
+        failed = exc_type is not None or self._failure is not None
+        parameters = self._parameters if self._failure is None else {**self._parameters, "error": self._failure}
+        body = drift_body(model=self.model, job_status="Failed" if failed else "Completed", tags=self._final_tags(),
+                          drift_detected=self.drift_detected, parameters=parameters,
                           concept_drift=self._concept, data_drift=self._data)
         try:
             if self._spooled:  # keep this run's operations in order: after a spooled create, spool the rest
@@ -188,24 +207,36 @@ class DriftMonitor:
             raise RuntimeError("DriftMonitor results can only be reported inside its `with` block")
 
     def concept(self, detected: bool, parameters: Mapping[str, Any] | None = None) -> None:
-        """Record the concept-drift result (sent when the block ends)."""
+        """Record the concept-drift result (sent when the block ends; a later call replaces it)."""
         self._require_active()
         self._concept = {"drift": bool(detected), "parameters": to_json(dict(parameters or {}), "concept.parameters")}
-        self._drift_detected = self._drift_detected or bool(detected)
 
     def data(self, detected: bool, parameters: Mapping[str, Any] | None = None) -> None:
-        """Record the data-drift result (sent when the block ends)."""
+        """Record the data-drift result (sent when the block ends; a later call replaces it)."""
         self._require_active()
         self._data = {"drift": bool(detected), "parameters": to_json(dict(parameters or {}), "data.parameters")}
-        self._drift_detected = self._drift_detected or bool(detected)
 
     def __call__(self, detected: bool, parameters: Mapping[str, Any] | None = None) -> None:
         """drift-monitor 1.1 style: one overall result (``drift_detected`` and ``parameters``)."""
         self._require_active()
         self._parameters = to_json(dict(parameters or {}))
-        self._drift_detected = bool(detected)
+        self._overall = bool(detected)
+
+    def fail(self, reason: str | BaseException) -> None:
+        """Mark the run Failed, with ``reason`` in its ``parameters.error``, when the block ends.
+
+        For a failure the job handled itself: nothing is raised, the block goes on, and leaving it
+        without an exception stores the run as Failed (sent or spooled like every result).
+        """
+        self._require_active()
+        if isinstance(reason, BaseException):
+            reason = f"{type(reason).__name__}: {reason}"
+        self._failure = str(reason)
 
     # Internals ------------------------------------------------------------------------------
+
+    def _local_spool(self) -> Spool:
+        return Spool(self._client.settings.spool_dir)
 
     def _final_tags(self) -> list[str]:
         tags = list(self.tags)
@@ -216,7 +247,7 @@ class DriftMonitor:
 
     def _to_spool(self, op: str, body: dict, error: DriftMonitorError | None) -> None:
         experiment = {"id": self._experiment_id, "name": self._experiment_name}
-        path = self.spool.add(op, experiment, self.run_id, body)
+        path = self._local_spool().add(op, experiment, self.run_id, body)
         self._spooled = True
         if error is not None:
             log.warning("drift-monitor: the server is unavailable (%s); run %s saved to %s and will be sent "
@@ -224,7 +255,7 @@ class DriftMonitor:
 
     def _replay_spool(self) -> bool:
         """Send runs spooled earlier; False when some must still wait (the server cannot take them)."""
-        spool = self.spool
+        spool = self._local_spool()
         if not spool.pending():
             return True
         try:

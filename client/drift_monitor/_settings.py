@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["Settings", "default_spool_dir"]
+__all__ = ["Settings"]
 
 DEFAULT_API_VERSION = "v1"
 DEFAULT_MYTOKEN_SERVER = "https://mytok.eu"
@@ -22,7 +22,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def default_spool_dir() -> Path:
+def _default_spool_dir() -> Path:
     """The platform's per-user data directory, plus ``drift-monitor/spool``."""
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -70,7 +70,7 @@ class Settings:
                                 metadata={"env": "DRIFT_MONITOR_MYTOKEN_SERVER", "legacy_env": ("MYTOKEN_SERVER",)})
     token: str | None = field(default=None, metadata={"env": "DRIFT_MONITOR_TOKEN"})
     timeout: float = field(default=DEFAULT_TIMEOUT, metadata={"env": "DRIFT_MONITOR_TIMEOUT"})
-    spool_dir: Path = field(default_factory=default_spool_dir, metadata={"env": "DRIFT_MONITOR_SPOOL_DIR"})
+    spool_dir: Path = field(default_factory=_default_spool_dir, metadata={"env": "DRIFT_MONITOR_SPOOL_DIR"})
     ca_bundle: str | None = field(default=None, metadata={"env": "DRIFT_MONITOR_CA_BUNDLE"})
     verify_tls: bool = field(default=True, metadata={"env": "DRIFT_MONITOR_VERIFY_TLS"})
     strict: bool = field(default=False, metadata={"env": "DRIFT_MONITOR_STRICT"})

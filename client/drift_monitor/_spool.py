@@ -36,12 +36,13 @@ from ._exceptions import (
 if TYPE_CHECKING:
     from ._api import Client
 
-__all__ = ["ReplayResult", "Spool"]
+# Spool is internal (DriftMonitor, sync and the CLI use it); only what a replay returns is public.
+__all__ = ["ReplayResult"]
 
 log = logging.getLogger("drift_monitor")
 
-FORMAT_VERSION = 1
-OPERATIONS = ("create", "replace")
+_FORMAT_VERSION = 1
+_OPERATIONS = ("create", "replace")
 _sequence_lock = threading.Lock()
 _last_sequence = 0
 
@@ -81,9 +82,9 @@ class Spool:
     def add(self, op: str, experiment: Mapping[str, str | None], run_id: str, body: Mapping[str, Any]) -> Path:
         """Store one operation durably; ``experiment`` has the resolved ``id`` (replayed to that id, as is),
         or, when the lookup itself failed, only a ``name``."""
-        if op not in OPERATIONS:
+        if op not in _OPERATIONS:
             raise ValueError(f"unknown spool operation {op!r}")
-        record = {"version": FORMAT_VERSION, "op": op, "run_id": run_id,
+        record = {"version": _FORMAT_VERSION, "op": op, "run_id": run_id,
                   "experiment": {key: value for key, value in experiment.items() if value},
                   "body": dict(body), "spooled_at": time.time()}
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,7 @@ class Spool:
     @staticmethod
     def _read(path: Path) -> dict:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("version") != FORMAT_VERSION or record.get("op") not in OPERATIONS:
+        if record.get("version") != _FORMAT_VERSION or record.get("op") not in _OPERATIONS:
             raise ValueError(f"unknown record format {record.get('version')!r}/{record.get('op')!r}")
         experiment = record["experiment"]
         if not (experiment.get("id") or experiment.get("name")) or not isinstance(record["body"], dict):

@@ -10,18 +10,18 @@ view = state.view()
 experiment_id = ui.need_experiment(view)
 ui.stop_on_filter_problems(view.filters)
 client, key = state.client(), state.cache_key()
-search_filter = view.filters.search_filter(view.today)
+run_filter = view.filters.api_arguments(view.today)
 
 experiment = api.experiment(key, client, experiment_id)
 ui.experiment_header(experiment, "Runs")
 
 # A different selection starts again at its first page.
-selection = (experiment_id, repr(search_filter))
+selection = (experiment_id, repr(run_filter))
 if st.session_state.get("runs_selection") != selection:
     st.session_state["runs_selection"] = selection
     st.session_state["runs_page"] = 1
 page_number = st.session_state.get("runs_page", 1)
-runs, total = api.runs_page(key, client, experiment_id, search_filter, page_number, PAGE_SIZE)
+runs, total = api.runs_page(key, client, experiment_id, run_filter, page_number, PAGE_SIZE)
 state.suggest(experiment_id, models=[run["model"] for run in runs],
               tags=[tag for run in runs for tag in run.get("tags") or []])
 
@@ -92,7 +92,7 @@ with export:
         prepared = None
     if st.button("Prepare export", icon=":material/download:", key="prepare_export"):
         with st.spinner("Fetching the runs…"), ui.api_errors():
-            exported, more = api.export_runs(client, experiment_id, search_filter)
+            exported, more = api.export_runs(client, experiment_id, run_filter)
             prepared = {"selection": selection, "count": len(exported), "capped": more,
                         "csv": tables.export_csv(exported), "json": tables.export_json(exported)}
             st.session_state["runs_export"] = prepared

@@ -142,23 +142,12 @@ def explain(error: Exception, *, url: str | None = None, logged_in: bool = False
     return Explanation(str(error), "")
 
 
-# Searches, one page at a time ------------------------------------------------------------
+# Searches: the client's page methods (drifts_page, experiments_page) say the total -------------
 
 
 def _plain(value: Any) -> Any:
     """Resources as plain dicts and lists, so cached copies pickle the same everywhere."""
     return json.loads(json.dumps(value))
-
-
-def _search_page(client: Client, path: str, body: Mapping[str, Any], params: Mapping[str, Any],
-                 ) -> tuple[list[dict], int]:
-    response = client.request("POST", path, json_body=dict(body), params=dict(params))
-    items = response.json()
-    try:
-        total = int(json.loads(response.headers.get("X-Pagination") or "{}").get("total", len(items)))
-    except (ValueError, TypeError, AttributeError):
-        total = len(items)
-    return items, total
 
 
 def name_filter(text: str) -> dict[str, Any]:
@@ -181,8 +170,9 @@ def _cached(loading: str):
 def experiments_page(session_key: str, _client: Client, search: str, sort_by: str, order_by: str, page: int,
                      page_size: int) -> tuple[list[dict], int]:
     """One page of the experiments visible to the caller, with run statistics, and the total."""
-    params = {"page": page, "page_size": page_size, "sort_by": sort_by, "order_by": order_by, "with_stats": "true"}
-    return _search_page(_client, "/experiment/search", name_filter(search), params)
+    found = _client.experiments_page(name_filter(search), page=page, page_size=page_size, sort_by=sort_by,
+                                     order_by=order_by, with_stats=True)
+    return _plain(found.items), found.total
 
 
 @_cached("Loading the experiment…")
@@ -214,11 +204,13 @@ def feature_heatmap(session_key: str, _client: Client, experiment_id: str, resul
 
 
 @_cached("Loading runs…")
-def runs_page(session_key: str, _client: Client, experiment_id: str, search_filter: dict[str, Any], page: int,
+def runs_page(session_key: str, _client: Client, experiment_id: str, filters: dict[str, Any], page: int,
               page_size: int) -> tuple[list[dict], int]:
-    """One page of an experiment's runs matching a query-language filter, newest first, and the total."""
-    params = {"page": page, "page_size": page_size, "sort_by": "created_at", "order_by": "desc"}
-    return _search_page(_client, f"/experiment/{experiment_id}/drift/search", search_filter, params)
+    """One page of an experiment's runs that the run filter (`Filters.api_arguments`) selects, newest first,
+    and the total."""
+    found = _client.drifts_page(experiment_id, page=page, page_size=page_size, sort_by="created_at",
+                                order_by="desc", **filters)
+    return _plain(found.items), found.total
 
 
 @_cached("Loading the run…")
@@ -226,11 +218,12 @@ def drift_run(session_key: str, _client: Client, experiment_id: str, run_id: str
     return _plain(_client.get_drift(experiment_id, run_id))
 
 
-def export_runs(client: Client, experiment_id: str, search_filter: dict[str, Any],
+def export_runs(client: Client, experiment_id: str, filters: dict[str, Any],
                 limit: int | None = None) -> tuple[list[dict], bool]:
-    """Up to ``limit`` (EXPORT_LIMIT) runs matching the filter, newest first, and whether there were more."""
+    """Up to ``limit`` (EXPORT_LIMIT) runs the run filter (`Filters.api_arguments`) selects, newest first,
+    and whether there were more."""
     limit = EXPORT_LIMIT if limit is None else limit
-    runs = list(islice(client.iter_drifts(experiment_id, search_filter, sort_by="created_at", order_by="desc"),
+    runs = list(islice(client.iter_drifts(experiment_id, sort_by="created_at", order_by="desc", **filters),
                        limit + 1))
     return _plain(runs[:limit]), len(runs) > limit
 

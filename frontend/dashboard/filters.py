@@ -1,4 +1,4 @@
-"""The filters shared by an experiment's views, and their translation into API arguments."""
+"""The filters shared by an experiment's views, and their one translation into the client's run filter."""
 
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ QUERY_KEYS = ("experiment", "range", "since", "until", "model", "tag", "status",
 
 def utc_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,8 @@ class Filters:
         return utc_midnight(today - dt.timedelta(days=days)), None
 
     def api_arguments(self, today: dt.date) -> dict[str, Any]:
-        """Keyword arguments of Client.drift_summary, parameter_series and feature_heatmap."""
+        """The client's run-filter keywords: of Client.drift_summary, parameter_series and feature_heatmap,
+        and of the run searches (drifts_page, iter_drifts), so every view shows the same runs."""
         since, until = self.window(today)
         return {
             "since": since,
@@ -91,35 +88,6 @@ class Filters:
             "drift_type": None if self.drift_type == "any" else self.drift_type,
             "detected": None if self.detected == "any" else self.detected == "yes",
         }
-
-    def search_filter(self, today: dt.date) -> dict[str, Any]:
-        """The same selection as a drift-search filter (the API's query language)."""
-        conditions: list[dict[str, Any]] = []
-        since, until = self.window(today)
-        window = {}
-        if since:
-            window["$gte"] = iso(since)
-        if until:
-            window["$lt"] = iso(until)
-        if window:
-            conditions.append({"created_at": window})
-        if self.models:
-            conditions.append({"model": {"$in": list(self.models)}})
-        if self.tags:
-            conditions.append({"tags": {"$all": list(self.tags)}})
-        if self.statuses:
-            conditions.append({"job_status": {"$in": list(self.statuses)}})
-        detected = None if self.detected == "any" else self.detected == "yes"
-        if self.drift_type == "any":
-            if detected is not None:
-                conditions.append({"drift_detected": detected})
-        elif detected is None:
-            conditions.append({f"{self.drift_type}_drift": {"$exists": True}})
-        else:
-            conditions.append({f"{self.drift_type}_drift.drift": detected})
-        if not conditions:
-            return {}
-        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
     def describe(self, today: dt.date) -> str:
         """One line saying what is shown, e.g. for a caption under the figures.

@@ -1,11 +1,13 @@
-"""The client's overview methods against the real backend: summary, series, heatmap, facets, stats."""
+"""The client's overview methods against the real backend: summary, series, heatmap, facets, stats; run
+searches with the same run filter, and searches one page at a time."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from drift_monitor import ValidationError
+import drift_monitor
+from drift_monitor import Page, ValidationError
 
 DAY = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)  # a Monday
 
@@ -94,6 +96,72 @@ def test_search_experiments_with_stats(api, experiment, history):
     assert found.stats["last_run_at"] == history[-1].created_at
     [plain] = list(api.search_experiments({"name": experiment["name"]}))
     assert "stats" not in plain
+
+
+RUN_FILTERS = [
+    {},
+    {"models": "m1"},
+    {"since": DAY + dt.timedelta(days=1), "until": dt.date(2026, 6, 3)},  # whole days, as the summary counts
+    {"tags": ["prod"]},
+    {"job_statuses": ["Running", "Failed"]},
+    {"detected": True},
+    {"drift_type": "data", "detected": False, "models": ["m0", "m1"]},
+]
+
+
+@pytest.mark.parametrize("run_filter", RUN_FILTERS, ids=[str(sorted(f)) for f in RUN_FILTERS])
+def test_searches_take_the_overviews_run_filter(api, experiment, history, run_filter):
+    summary = api.drift_summary(experiment, **run_filter)
+    found = api.get_drifts(experiment, **run_filter)
+    page = api.drifts_page(experiment, **run_filter)
+
+    assert [run.id for run in found] == [run.id for run in page.items]
+    assert summary.totals.runs == len(found) == page.total
+
+
+def test_run_filter_and_a_query_language_filter_both_apply(api, experiment, history):
+    runs = list(api.iter_drifts(experiment, {"model": "m0"}, since=DAY + dt.timedelta(hours=12), detected=False,
+                                order_by="desc"))
+
+    expected = [run for run in reversed(history) if run.model == "m0" and run.created_at >= "2026-06-01T12"
+                and not run.drift_detected]
+    assert [run.id for run in runs] == [run.id for run in expected] and expected
+    assert drift_monitor.get_drifts(experiment, {"model": "m0"}, client=api) == [
+        run for run in history if run.model == "m0"]
+
+
+def test_drifts_page_returns_items_total_and_page(api, experiment, history):
+    first = api.drifts_page(experiment, page_size=4)
+    second = api.drifts_page(experiment, page=2, page_size=4)
+    newest = api.drifts_page(experiment, page_size=2, order_by="desc", models="m1")
+    beyond = api.drifts_page(experiment, page=5, page_size=4)
+
+    assert isinstance(first, Page)
+    assert (first.total, first.page, first.page_size, first.pages) == (6, 1, 4, 2)
+    assert [run.id for run in first.items + second.items] == [run.id for run in history]
+    assert (second.total, second.page, len(second.items)) == (6, 2, 2)
+    assert [run.id for run in newest.items] == [history[5].id, history[3].id] and newest.total == 3
+    assert (beyond.items, beyond.total) == ([], 6)
+
+
+def test_experiments_page_returns_items_total_and_page(api, experiment, history):
+    others = [api.create_experiment(f"{experiment['name']}-{index}") for index in range(2)]
+    mine = {"name": {"$regex": f"^{experiment['name']}"}}
+
+    first = api.experiments_page(mine, page_size=2, sort_by="name", order_by="asc", with_stats=True)
+    second = api.experiments_page(mine, page=2, page_size=2, sort_by="name", order_by="asc")
+
+    assert (first.total, first.page, first.page_size, first.pages) == (3, 1, 2, 2)
+    assert [item.name for item in first.items + second.items] == [experiment["name"], *(o.name for o in others)]
+    assert first.items[0].stats["runs"] == 6 and "stats" not in second.items[0]
+    assert api.experiments_page({"name": "no such experiment"}).total == 0
+
+
+def test_a_page_beyond_the_servers_limit_is_a_validation_error(api, experiment):
+    with pytest.raises(ValidationError):
+        api.drifts_page(experiment, page_size=1000)
+    with pytest.raises(TypeError):
+        api.drifts_page(experiment, model="m0")  # the keyword is models
 
 
 def test_bad_arguments_raise_validation_errors(api, experiment):

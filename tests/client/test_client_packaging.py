@@ -22,3 +22,13 @@ def test_the_wheel_builds_with_type_information_and_the_command(tmp_path):
         entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "drift_monitor/py.typed" in names
     assert "drift-monitor = drift_monitor._cli:main" in entry_points
+
+
+def test_the_version_is_declared_once_in_pyproject():
+    import re
+    import tomllib
+
+    declared = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]["version"]
+    for source in (CLIENT / "drift_monitor").glob("*.py"):
+        assert declared not in source.read_text(), f"{source.name} repeats the version {declared}"
+        assert not re.search(r"__version__\s*=\s*['\"]", source.read_text()), source.name

@@ -140,7 +140,10 @@ def test_an_unknown_project_exits_2_and_is_reported_failed(tmp_path, make_frame,
                        "--experiment", experiment["name"], "--current", str(path)])
     assert status == 2
     assert "unknown project 'never-fitted'" in caplog.text
-    _failed_run(server, experiment, r"ProjectNotFound: unknown project 'never-fitted'.*detector fit")
+    run = _failed_run(server, experiment, r"ProjectNotFound: unknown project 'never-fitted'.*detector fit")
+    # Reported with DriftMonitor.fail: the reason in parameters.error, beside what the detector knows.
+    assert set(run["parameters"]) == {"detector", "project", "error"} and run["parameters"]["project"] == "never-fitted"
+    assert run["drift_detected"] is False
 
 
 def test_an_unknown_experiment_exits_1_saying_so(project, make_frame, server, caplog):

@@ -279,7 +279,8 @@ def run_once(config: Config, *, client=None, progress: Progress | None = None) -
                     detect()
                 except BaseException as error:  # also SIGTERM (Terminated): the run is marked Failed with why
                     outcome.error = _error_text(error, config)
-                    monitor(False, {**outcome.parameters, "error": outcome.error})
+                    monitor(False, outcome.parameters)
+                    monitor.fail(outcome.error)
                     raise
                 # The overall result first: DriftMonitor's data()/concept() only add to it.
                 monitor(outcome.drift_detected, outcome.parameters)
@@ -361,22 +362,16 @@ def report_failure(config: Config, error: BaseException, *, client=None) -> str 
         return None
     from drift_monitor import DriftMonitorError
 
-    parameters = {"detector": f"drift-detector {__version__}", "project": config.project,
-                  "error": _error_text(error, config)}
+    parameters = {"detector": f"drift-detector {__version__}", "project": config.project}
     monitor = _monitor(config, client)
     try:
         with monitor:
             monitor(False, parameters)
-            raise _ReportedFailure
-    except _ReportedFailure:
-        return monitor.run_id
+            monitor.fail(_error_text(error, config))  # stored as parameters.error
     except DriftMonitorError as report_error:
         log.warning("could not report the failed run to the server: %s", report_error)
-    return None
-
-
-class _ReportedFailure(Exception):
-    """Leaves the DriftMonitor block so that it marks the run Failed."""
+        return None
+    return monitor.run_id
 
 
 def outcome_json(outcome: RunOutcome) -> str:
