@@ -53,15 +53,26 @@ def experiment(api) -> dict:
 
 
 class Proxy:
-    """A tiny HTTP server that forwards to the backend, after answering ``fail_next`` requests with ``fail_status``."""
+    """A tiny HTTP server in front of the backend that misbehaves on demand, counting down each request:
+
+    - ``fail_next``: answered ``fail_status`` without being forwarded (the server never saw them);
+    - ``refuse_next``: answered 429 with ``Retry-After: 0`` without being forwarded;
+    - ``fail_after_work``: forwarded (the work is done) and then answered 502, as a gateway that timed out.
+    """
 
     def __init__(self, target: str):
         self.target = target
         self.fail_next = 0
         self.fail_status = 503
+        self.refuse_next = 0
+        self.fail_after_work = 0
         self.requests: list[tuple[str, str, int]] = []
+        self.user_agents: list[str] = []
         self._lock = threading.Lock()
         proxy = self
+
+        def error(status: int, text: str, message: str) -> bytes:
+            return json.dumps({"code": status, "status": text, "message": message}).encode()
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -71,19 +82,29 @@ class Proxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
-                    fail = proxy.fail_next > 0
-                    if fail:
-                        proxy.fail_next -= 1
+                    proxy.user_agents.append(self.headers.get("User-Agent", ""))
+                    fail, refuse = proxy.fail_next > 0, proxy.refuse_next > 0
+                    proxy.fail_next -= fail
+                    proxy.refuse_next -= refuse and not fail
+                headers = {"Content-Type": "application/json"}
                 if fail:
-                    status, headers, content = proxy.fail_status, {"Content-Type": "application/json"}, json.dumps(
-                        {"code": proxy.fail_status, "status": "Service Unavailable", "message": "try later"}).encode()
+                    status, content = proxy.fail_status, error(proxy.fail_status, "Service Unavailable", "try later")
+                elif refuse:
+                    status, content = 429, error(429, "Too Many Requests", "slow down")
+                    headers["Retry-After"] = "0"
                 else:
                     forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                     answer = requests.request(self.command, proxy.target + self.path, data=body, headers=forwarded,
                                               timeout=10)
-                    status, content = answer.status_code, answer.content
-                    headers = {k: v for k, v in answer.headers.items()
-                               if k.lower() in ("content-type", "x-pagination")}
+                    with proxy._lock:
+                        after_work = proxy.fail_after_work > 0
+                        proxy.fail_after_work -= after_work
+                    if after_work:
+                        status, content = 502, error(502, "Bad Gateway", "upstream timed out")
+                    else:
+                        status, content = answer.status_code, answer.content
+                        headers = {k: v for k, v in answer.headers.items()
+                                   if k.lower() in ("content-type", "x-pagination")}
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path, status))
                 self.send_response(status)
@@ -99,6 +120,10 @@ class Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def sent(self, method: str, path_end: str) -> list[int]:
+        """The statuses answered to ``method`` requests whose path (without query) ends with ``path_end``."""
+        return [status for m, path, status in self.requests if m == method and path.split("?")[0].endswith(path_end)]
 
     def close(self):
         self.server.shutdown()

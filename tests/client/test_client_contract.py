@@ -8,16 +8,12 @@ backend does the work) and then replaces the answer with a 502, as a gateway tha
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import threading
 import tomllib
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import drift_monitor
 import pytest
-import requests
 from client_support import NO_RETRY
 from drift_monitor import DEFAULT_RETRY, Client, DriftMonitor, IdempotentRetry, ServerError
 from drift_monitor._retry import is_safe_to_repeat, safe_to_repeat
@@ -30,77 +26,10 @@ from sandbox.database import free_port
 PYPROJECT = Path(__file__).resolve().parents[2] / "client" / "pyproject.toml"
 
 
-class AfterWorkProxy:
-    """Forwards every request to the backend; the first ``fail_after_work`` answers become 502 (the work is
-    done all the same), and the first ``refuse_next`` requests are answered 429 without being forwarded."""
-
-    def __init__(self, target: str):
-        self.target = target
-        self.fail_after_work = 0
-        self.refuse_next = 0
-        self.requests: list[tuple[str, str, int]] = []
-        self.user_agents: list[str] = []
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                with proxy._lock:
-                    proxy.user_agents.append(self.headers.get("User-Agent", ""))
-                    refuse = proxy.refuse_next > 0
-                    proxy.refuse_next -= refuse
-                headers = {"Content-Type": "application/json"}
-                if refuse:
-                    status, headers["Retry-After"] = 429, "0"
-                    content = json.dumps({"code": 429, "status": "Too Many Requests", "message": "slow down"})
-                else:
-                    forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                    answer = requests.request(self.command, proxy.target + self.path, data=body, headers=forwarded,
-                                              timeout=10)
-                    with proxy._lock:
-                        fail = proxy.fail_after_work > 0
-                        proxy.fail_after_work -= fail
-                    if fail:
-                        status = 502
-                        content = json.dumps({"code": 502, "status": "Bad Gateway", "message": "upstream timed out"})
-                    else:
-                        status, content = answer.status_code, answer.text
-                        headers.update({k: v for k, v in answer.headers.items() if k.lower() == "x-pagination"})
-                with proxy._lock:
-                    proxy.requests.append((self.command, self.path.split("?")[0], status))
-                encoded = content.encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(encoded)))
-                self.end_headers()
-                self.wfile.write(encoded)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def sent(self, method: str, path_end: str) -> list[int]:
-        """The statuses answered to ``method`` requests whose path ends with ``path_end``."""
-        return [status for m, path, status in self.requests if m == method and path.endswith(path_end)]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def gateway(backend_url):
-    proxy = AfterWorkProxy(backend_url)
-    yield proxy
-    proxy.close()
+def gateway(proxy):
+    """The conftest's proxy, used here for answers that come after the work (`fail_after_work`) or 429s."""
+    return proxy
 
 
 @pytest.fixture
